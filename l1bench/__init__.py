@@ -1,0 +1,13 @@
+"""l1bench: what L1, L2, elastic net and Dropout buy in robustness, and what sparsity costs.
+
+The Python API fits without Hydra::
+
+    import l1bench
+    res = l1bench.fit(X, y, model="linear", penalty="l1", lam=[1.0, 0.1])
+    res.coef  # (2, n_features)
+"""
+
+from l1bench.api import FitResult, fit
+
+__all__ = ["FitResult", "fit"]
+__version__ = "0.1.0"

@@ -1,0 +1,211 @@
+"""Structured-config schemas, their registration with Hydra, and value validation.
+
+Two layers catch bad configs at start-up, before any data is loaded:
+
+* the dataclass schema below (registered as ``l1bench_schema``) rejects unknown keys and wrong
+  types — a typo such as ``penalty.l1.lamda=0.1`` fails with OmegaConf's message naming the key;
+* :func:`validate` checks values (choices, ranges, combinations) and raises :class:`ConfigError`
+  naming the field, the value and what is allowed.
+
+Stages never see an OmegaConf object: :func:`validate` returns plain, checked dataclasses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+PENALTY_KINDS = ("none", "l1", "l2", "elastic_net", "dropout")
+DROPOUT_MODES = ("marginalized", "stochastic")
+MODELS = ("linear",)
+SOLVERS = ("convex",)
+PRECISIONS = ("float64", "float32")
+TASKS = ("auto", "regression", "classification")
+
+
+class ConfigError(ValueError):
+    """A config value is invalid; the message names the field and the allowed values."""
+
+
+@dataclass
+class DatasetConfig:
+    """Which data, how it is split and scaled (see ``l1bench.data.load_dataset``)."""
+
+    name: str = MISSING
+    params: dict[str, Any] = field(default_factory=dict)
+    test_size: float = 0.25
+    standardize: bool = True
+    path: str | None = None
+    target: str | None = None
+    task: str = "auto"
+
+
+@dataclass
+class ModelConfig:
+    """The model family and its shape."""
+
+    name: str = "linear"
+    fit_intercept: bool = True
+
+
+@dataclass
+class PenaltyConfig:
+    """One penalty of the comparison; the key it is stored under is its label in the tables.
+
+    The family is scikit-learn's ElasticNet convention,
+    ``lam * (l1_ratio * ||w||_1 + (1 - l1_ratio) / 2 * ||w||_2^2)``; ``kind`` fixes ``l1_ratio``
+    for ``l1`` (1) and ``l2`` (0). Strengths are ``lam`` when given, else a geometric path of
+    ``n_lambdas`` values from ``lam_max`` down to ``lam_max * lambda_min_ratio``. For ``dropout``
+    the strengths are the rates in ``dropout``.
+    """
+
+    kind: str = MISSING
+    l1_ratio: float | None = None
+    lam: list[float] | None = None
+    n_lambdas: int = 20
+    lambda_min_ratio: float = 1e-3
+    dropout: list[float] | None = None
+    dropout_mode: str = "marginalized"
+
+
+@dataclass
+class NoiseConfig:
+    """Evaluation-time noise suite (filled in by the noise stage)."""
+
+    levels: list[float] = field(default_factory=list)
+    draws: int = 0
+    models: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SolverConfig:
+    """How fits are computed."""
+
+    name: str = "convex"
+    tol: float = 1e-8
+    max_iter: int = 20000
+    check_every: int = 10
+    precision: str = "float64"
+
+
+@dataclass
+class Config:
+    """The root config (``configs/config.yaml`` composes onto this schema)."""
+
+    seed: int = 0
+    n_seeds: int = 1
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    penalty: dict[str, PenaltyConfig] = field(default_factory=dict)
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    solver: SolverConfig = field(default_factory=SolverConfig)
+
+
+def register_configs() -> None:
+    """Register the root schema with Hydra's ConfigStore as ``l1bench_schema``."""
+    from hydra.core.config_store import ConfigStore
+
+    ConfigStore.instance().store(name="l1bench_schema", node=Config)
+
+
+# --------------------------------------------------------------------------------------------
+# Value validation
+# --------------------------------------------------------------------------------------------
+
+
+def _choice(path: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{path}={value!r} is not allowed; choose one of {', '.join(allowed)}")
+
+
+def _positive(path: str, value: float, *, strict: bool = True) -> None:
+    ok = math.isfinite(value) and (value > 0 if strict else value >= 0)
+    if not ok:
+        bound = "> 0" if strict else ">= 0"
+        raise ConfigError(f"{path}={value!r} must be a finite number {bound}")
+
+
+def _check_penalty(label: str, p: PenaltyConfig) -> None:
+    path = f"penalty.{label}"
+    _choice(f"{path}.kind", p.kind, PENALTY_KINDS)
+    if p.kind == "elastic_net":
+        if p.l1_ratio is None or not 0.0 <= p.l1_ratio <= 1.0:
+            raise ConfigError(f"{path}.l1_ratio={p.l1_ratio!r} must be a number in [0, 1]")
+    elif p.l1_ratio is not None:
+        raise ConfigError(
+            f"{path}.l1_ratio is only used by kind=elastic_net (kind={p.kind} fixes it); remove it"
+        )
+    if p.kind == "dropout":
+        _choice(f"{path}.dropout_mode", p.dropout_mode, DROPOUT_MODES)
+        if p.dropout_mode == "stochastic":
+            raise ConfigError(
+                f"{path}.dropout_mode=stochastic needs the optax trainer, which this build of "
+                "l1bench does not have yet; use dropout_mode=marginalized"
+            )
+        if not p.dropout:
+            raise ConfigError(f"{path}.dropout must be a non-empty list of rates in [0, 1)")
+        for rate in p.dropout:
+            if not 0.0 <= rate < 1.0:
+                raise ConfigError(f"{path}.dropout contains {rate!r}; every rate must be in [0, 1)")
+        if p.lam is not None:
+            raise ConfigError(f"{path}.lam is not used by kind=dropout; give rates in dropout")
+        return
+    if p.dropout is not None:
+        raise ConfigError(f"{path}.dropout is only used by kind=dropout; remove it")
+    if p.kind == "none":
+        return
+    if p.lam is not None:
+        if len(p.lam) == 0:
+            raise ConfigError(f"{path}.lam is an empty list; give strengths >= 0 or null")
+        for lam in p.lam:
+            _positive(f"{path}.lam[{lam}]", lam, strict=False)
+    else:
+        if p.n_lambdas < 1:
+            raise ConfigError(f"{path}.n_lambdas={p.n_lambdas} must be >= 1")
+        if not 0.0 < p.lambda_min_ratio <= 1.0:
+            raise ConfigError(f"{path}.lambda_min_ratio={p.lambda_min_ratio!r} must be in (0, 1]")
+
+
+def validate(cfg: DictConfig | Config) -> Config:
+    """Check every value of a composed config and return it as a plain :class:`Config`.
+
+    Args:
+      cfg: the composed config (a DictConfig from Hydra, or a Config).
+
+    Returns:
+      A :class:`Config` of plain dataclasses and Python values.
+
+    Raises:
+      ConfigError: naming the first invalid field, its value and the allowed values.
+    """
+    if isinstance(cfg, DictConfig):
+        known = {f for f in Config.__dataclass_fields__}
+        plain = OmegaConf.to_container(cfg, resolve=True)
+        plain = {k: v for k, v in plain.items() if k in known}
+        merged = OmegaConf.merge(OmegaConf.structured(Config), plain)
+        cfg = OmegaConf.to_object(merged)
+    if cfg.seed < 0:
+        raise ConfigError(f"seed={cfg.seed} must be an integer >= 0")
+    if cfg.n_seeds < 1:
+        raise ConfigError(f"n_seeds={cfg.n_seeds} must be an integer >= 1")
+    if not 0.0 <= cfg.dataset.test_size < 1.0:
+        raise ConfigError(f"dataset.test_size={cfg.dataset.test_size!r} must be in [0, 1)")
+    _choice("dataset.task", cfg.dataset.task, TASKS)
+    _choice("model.name", cfg.model.name, MODELS)
+    _choice("solver.name", cfg.solver.name, SOLVERS)
+    _choice("solver.precision", cfg.solver.precision, PRECISIONS)
+    _positive("solver.tol", cfg.solver.tol)
+    if cfg.solver.max_iter < 1:
+        raise ConfigError(f"solver.max_iter={cfg.solver.max_iter} must be >= 1")
+    if cfg.solver.check_every < 1:
+        raise ConfigError(f"solver.check_every={cfg.solver.check_every} must be >= 1")
+    if not cfg.penalty:
+        raise ConfigError(
+            "penalty is empty; choose a penalty group option, e.g. penalty=l1 or penalty=compare"
+        )
+    for label, p in cfg.penalty.items():
+        _check_penalty(label, p)
+    return cfg

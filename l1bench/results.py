@@ -1,0 +1,251 @@
+"""Run outputs: tidy tables, the human summary, the manifest, and atomic writes.
+
+A run directory holds
+
+* ``fits.csv`` — one row per fit (penalty × strength × seed) with its diagnostics and errors;
+* ``coefs.npz`` — ``coef`` (n_fits, p) and ``intercept`` (n_fits,), row-aligned with fits.csv,
+  plus ``feature_names``;
+* ``summary.md`` — per penalty and strength, means over seeds with 95% t-intervals;
+* ``manifest.json`` — everything that produced the numbers; written last, with
+  ``status: complete``, so a run without it (or with another status) is not a finished run.
+
+Every file is written to a temporary name in the same directory and renamed into place, so a
+crash never leaves a half-written table under a final name. This module does not import jax.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import platform
+import subprocess
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+PACKAGES = (
+    "l1bench",
+    "jax",
+    "jaxlib",
+    "optax",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "pandas",
+    "hydra-core",
+    "omegaconf",
+    "matplotlib",
+)
+
+# columns of the summary: the table that answers "what does sparsity cost, what does it buy"
+SUMMARY_KEYS = ("penalty", "lam_index")
+SUMMARY_VALUES = ("nnz", "sparsity", "train_mse", "test_mse", "test_r2")
+
+
+# ------------------------------------------------------------------------------------------
+# atomic writes
+# ------------------------------------------------------------------------------------------
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Atomic text write (UTF-8)."""
+    write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_csv_atomic(path: Path, table: pd.DataFrame) -> None:
+    """Atomic CSV write; floats keep full precision (``repr``) so reruns compare byte for byte."""
+    write_text_atomic(path, table.to_csv(index=False, float_format="%.17g", lineterminator="\n"))
+
+
+def write_npz_atomic(path: Path, **arrays) -> None:
+    """Atomic ``np.savez`` of the given arrays."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    write_bytes_atomic(path, buf.getvalue())
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    """Atomic JSON write, keys sorted, non-finite floats as null-safe strings via ``default``."""
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+# ------------------------------------------------------------------------------------------
+# summaries
+# ------------------------------------------------------------------------------------------
+
+
+def mean_ci(values: pd.Series) -> tuple[float, float]:
+    """Mean and half-width of a 95% Student-t interval (NaN half-width for fewer than 2 values)."""
+    v = values.dropna().to_numpy(dtype=float)
+    if v.size == 0:
+        return float("nan"), float("nan")
+    if v.size == 1:
+        return float(v[0]), float("nan")
+    half = stats.t.ppf(0.975, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size)
+    return float(v.mean()), float(half)
+
+
+def summarize(fits: pd.DataFrame) -> pd.DataFrame:
+    """Aggregate converged fits over seeds: one row per penalty and strength index.
+
+    Fits whose status is not ``converged`` are left out of the means and counted in
+    ``n_excluded``.
+    """
+    rows = []
+    for (penalty, lam_index), g in fits.groupby(list(SUMMARY_KEYS), sort=False):
+        ok = g[g["status"] == "converged"]
+        row = {
+            "penalty": penalty,
+            "lam_index": int(lam_index),
+            "lam": float(g["lam"].mean()),
+            "dropout": float(g["dropout"].mean()),
+            "n_seeds": int(len(ok)),
+            "n_excluded": int(len(g) - len(ok)),
+        }
+        for col in SUMMARY_VALUES:
+            row[col], row[f"{col}_ci"] = mean_ci(ok[col])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _fmt(x: float, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "–"
+    return f"{x:.{digits}g}"
+
+
+def _cell(mean: float, half: float) -> str:
+    return _fmt(mean) if not np.isfinite(half) else f"{_fmt(mean)} ± {_fmt(half, 2)}"
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    """A GitHub-flavoured Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def summary_markdown(fits: pd.DataFrame, title: str) -> str:
+    """The human summary of one run (or of merged runs)."""
+    summary = summarize(fits)
+    header = [
+        "penalty",
+        "λ",
+        "dropout",
+        "nnz",
+        "sparsity",
+        "train MSE",
+        "test MSE",
+        "test R²",
+        "seeds",
+    ]
+    rows = []
+    for r in summary.itertuples():
+        rows.append(
+            [
+                r.penalty,
+                _fmt(r.lam),
+                _fmt(r.dropout),
+                _cell(r.nnz, r.nnz_ci),
+                _cell(r.sparsity, r.sparsity_ci),
+                _cell(r.train_mse, r.train_mse_ci),
+                _cell(r.test_mse, r.test_mse_ci),
+                _cell(r.test_r2, r.test_r2_ci),
+                str(r.n_seeds) + (f" ({r.n_excluded} excluded)" if r.n_excluded else ""),
+            ]
+        )
+    counts = fits["status"].value_counts().to_dict()
+    status = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+    parts = [
+        f"# {title}",
+        "",
+        f"{len(fits)} fits ({status}). Means over seeds ± 95% t-interval;",
+        "sparsity is the fraction of exactly-zero coefficients.",
+        "",
+        markdown_table(header, rows),
+        "",
+    ]
+    return "\n".join(parts)
+
+
+# ------------------------------------------------------------------------------------------
+# manifest
+# ------------------------------------------------------------------------------------------
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages that produce l1bench's numbers."""
+    out = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def git_state(path: Path | None = None) -> dict[str, object]:
+    """Commit and dirty flag of the git checkout holding ``path`` (None outside a checkout)."""
+    cwd = Path(path or Path(__file__).resolve().parent)
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": bool(dirty.strip())}
+
+
+def data_hash(*arrays: np.ndarray) -> str:
+    """SHA-256 over the shapes, dtypes and bytes of the given arrays."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.shape}{a.dtype}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def machine() -> dict[str, object]:
+    """The host: platform, processor, CPU count, Python."""
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or None,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+    }

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Set-up and everyday commands, needing nothing but python3.
+
+    python3 tasks.py run [hydra overrides...]   # create/reuse .venv, install, run `l1bench`
+    python3 tasks.py test [pytest args...]      # create/reuse .venv, install, ruff + pytest
+
+The virtual environment lives in .venv and is reinstalled only when pyproject.toml or
+constraints.txt change (their hash is stamped into .venv/.l1bench-installed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".l1bench-installed"
+EXTRAS = ".[test,launchers]"
+
+
+def _sh(*cmd: str | Path) -> None:
+    print("+", " ".join(map(str, cmd)), flush=True)
+    subprocess.run([str(c) for c in cmd], cwd=ROOT, check=True)
+
+
+def setup() -> None:
+    """Create .venv and install l1bench (editable) with its test extras, pinned by constraints."""
+    digest = hashlib.sha256(
+        b"".join((ROOT / f).read_bytes() for f in ("pyproject.toml", "constraints.txt"))
+    ).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == digest:
+        return
+    if not (BIN / "python").exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    py = BIN / "python"
+    _sh(py, "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+    _sh(py, "-m", "pip", "install", "--quiet", "-c", "constraints.txt", "-e", EXTRAS)
+    STAMP.write_text(digest)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"run", "test", "setup"}:
+        print(__doc__)
+        return 2
+    setup()
+    command, rest = argv[0], argv[1:]
+    try:
+        if command == "run":
+            _sh(BIN / "l1bench", *rest)
+        elif command == "test":
+            _sh(BIN / "ruff", "check", "l1bench", "tests", "experiments", "tasks.py")
+            _sh(BIN / "python", "-m", "pytest", *rest)
+    except subprocess.CalledProcessError as err:
+        return err.returncode
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
