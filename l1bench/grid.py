@@ -100,7 +100,7 @@ def make_grid(
         raise ValueError("one Strengths per penalty is needed")
     S = X.shape[0]
     paths, rates, maxima = [], [], []
-    for pen, st in zip(penalties, strengths):
+    for pen, st in zip(penalties, strengths, strict=True):
         if pen.kind == "none":
             paths.append(np.zeros((S, 1)))
             rates.append(np.full(1, np.nan))
@@ -125,7 +125,7 @@ def make_grid(
     lam = np.empty((S, P, L))
     valid = np.zeros((P, L), dtype=bool)
     dropout = np.full((P, L), np.nan)
-    for i, (path, rate) in enumerate(zip(paths, rates)):
+    for i, (path, rate) in enumerate(zip(paths, rates, strict=True)):
         k = path.shape[1]
         lam[:, i, :k] = path
         lam[:, i, k:] = path[:, -1:]
