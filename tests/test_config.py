@@ -1,0 +1,85 @@
+"""The config tree composes, every group option validates, and bad values name their field."""
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ConfigKeyError
+
+from l1bench.config import Config, ConfigError, validate
+
+from conftest import CONFIGS, compose_config
+
+GROUPS = ["dataset", "model", "penalty", "noise", "solver", "experiment"]
+
+
+def options(group):
+    return sorted(p.stem for p in (CONFIGS / group).glob("*.yaml"))
+
+
+def test_every_group_exists_with_options():
+    for group in GROUPS:
+        assert options(group), group
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_every_option_composes_and_validates(group):
+    for option in options(group):
+        extra = ["dataset.path=x.csv"] if (group, option) == ("dataset", "file") else []
+        cfg = validate(compose_config(f"{group}={option}", *extra))
+        assert isinstance(cfg, Config)
+
+
+def test_default_compares_four_penalties():
+    cfg = validate(compose_config())
+    assert list(cfg.penalty) == ["l1", "l2", "elastic_net", "dropout"]
+    assert [p.kind for p in cfg.penalty.values()] == ["l1", "l2", "elastic_net", "dropout"]
+
+
+def test_penalty_option_narrows_to_one():
+    cfg = validate(compose_config("penalty=l1"))
+    assert list(cfg.penalty) == ["l1"]
+
+
+def test_seed_experiment_is_the_article():
+    cfg = validate(compose_config("experiment=seed"))
+    assert cfg.dataset.name == "make_regression"
+    assert cfg.dataset.params == {"n_samples": 100, "n_features": 1, "noise": 0.1}
+    assert cfg.penalty["l1"].lam == [0.1]
+    assert cfg.dataset.test_size == 0 and cfg.dataset.standardize is False
+
+
+def test_typo_fails_at_composition():
+    with pytest.raises((ConfigCompositionException, ConfigKeyError), match="lamda"):
+        compose_config("penalty.l1.lamda=0.1")
+
+
+def test_wrong_type_fails_at_composition():
+    with pytest.raises(ConfigCompositionException):
+        compose_config("seed=abc")
+
+
+@pytest.mark.parametrize("override,field", [
+    ("seed=-1", "seed"),
+    ("n_seeds=0", "n_seeds"),
+    ("dataset.test_size=1.5", "dataset.test_size"),
+    ("dataset.task=ranking", "dataset.task"),
+    ("solver.precision=float16", "solver.precision"),
+    ("solver.tol=0", "solver.tol"),
+    ("solver.max_iter=0", "solver.max_iter"),
+    ("penalty.elastic_net.l1_ratio=2", "penalty.elastic_net.l1_ratio"),
+    ("penalty.l1.lam=[-1.0]", "penalty.l1.lam"),
+    ("penalty.l1.lam=[]", "penalty.l1.lam"),
+    ("penalty.l1.n_lambdas=0", "penalty.l1.n_lambdas"),
+    ("penalty.l1.lambda_min_ratio=0", "penalty.l1.lambda_min_ratio"),
+    ("penalty.dropout.dropout=[1.0]", "penalty.dropout.dropout"),
+    ("penalty.dropout.dropout_mode=gaussian", "penalty.dropout.dropout_mode"),
+    ("penalty.l1.kind=l3", "penalty.l1.kind"),
+    ("penalty.l1.l1_ratio=0.5", "penalty.l1.l1_ratio"),
+])
+def test_bad_values_name_the_field_and_choices(override, field):
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        validate(compose_config(override))
+
+
+def test_choice_errors_list_allowed_values():
+    with pytest.raises(ConfigError, match="float64, float32"):
+        validate(compose_config("solver.precision=half"))
