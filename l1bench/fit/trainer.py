@@ -1,0 +1,366 @@
+"""optax trainer: minibatch training of any model on a grid of penalties, seeds and dropout rates.
+
+Each fit minimizes, by SGD or Adam with the transforms of :mod:`l1bench.fit.transforms`,
+
+.. math::
+
+   F(\\theta) = \\frac{1}{n} \\sum_i \\ell(y_i, f_\\theta(x_i))
+     + \\lambda \\sum_{\\text{layers}}
+       \\Big( \\alpha \\|W\\|_1 + \\frac{1-\\alpha}{2} \\|W\\|_2^2 \\Big)
+
+with ``ℓ = ½ (y - f)²`` for regression (so for a linear model F is exactly the objective of
+:mod:`l1bench.fit.convex`), the log-loss of a logit for ``binary`` (labels 0/1) and the softmax
+cross-entropy for ``multiclass`` (labels 0..K-1). Stochastic (inverted) dropout with rate p on the
+inputs and on every hidden layer is applied during training only; the reported objective and KKT
+measure are those of F on the full data without dropout (for p > 0 the trained model minimizes a
+different, noisy objective, so such fits report ``max_iter`` rather than ``converged``).
+
+The whole grid is ONE compiled call: ``vmap`` over seeds (S), penalties (P) and strengths (L),
+``lax.scan`` over steps. Randomness comes from ``jax.random.key(seed)`` split into named streams by
+``fold_in`` — ``init`` (model init), ``dropout`` (masks, ``fold_in(stream, step)``) and ``batches``
+(a permutation per step, ``fold_in(stream, step)``) — so a fit depends only on its seed and its
+hyperparameters, never on where it sits in the grid; fits sharing a seed share the initial
+parameters, minibatches and dropout draws (common random numbers).
+
+Every ``check_every`` steps the relative KKT measure is evaluated on the full data and a fit whose
+measure is at most ``tol`` stops updating. A fit whose minibatch loss or parameters become
+non-finite stops updating at once (its last finite parameters are kept) and is flagged diverged.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax import lax
+
+from l1bench import models
+from l1bench.fit.convex import STATUS
+from l1bench.fit.transforms import OPTIMIZERS, penalized_optimizer, weight_mask
+from l1bench.penalties import soft_threshold
+
+STREAMS = {"init": 0, "dropout": 1, "batches": 2}
+LR_SCHEDULES = ("constant", "cosine")
+PRECISIONS = {"float64": jnp.float64, "float32": jnp.float32}
+_CONVERGED, _MAX_ITER, _DIVERGED = (STATUS.index(s) for s in ("converged", "max_iter", "diverged"))
+
+
+class TrainResult(NamedTuple):
+    """Fits of a grid; leading axes (S, P, L) = seeds, penalties, strengths.
+
+    Attributes:
+      params: the fitted models, a :mod:`l1bench.models` pytree whose leaves have leading axes
+        (S, P, L); exact zeros where the L1 prox zeroed a weight.
+      objective: (S, P, L) the penalized objective F on the full data (no dropout).
+      kkt: (S, P, L) the relative stationarity measure ``||G(θ)||∞ / ||∇L(θ₀)||∞`` (see
+        :func:`train_grid`), compared with ``tol``.
+      n_iter: (S, P, L) optimizer steps taken.
+      status: (S, P, L) index into :data:`l1bench.fit.convex.STATUS`.
+    """
+
+    params: Any
+    objective: np.ndarray
+    kkt: np.ndarray
+    n_iter: np.ndarray
+    status: np.ndarray
+
+
+def _example_loss(task: str, out, y):
+    if task == "regression":
+        return 0.5 * (y - out[0]) ** 2
+    if task == "binary":
+        return jax.nn.softplus(out[0]) - y * out[0]
+    return jax.nn.logsumexp(out) - out[y]
+
+
+def _penalty(params, lam, l1_ratio):
+    W = models.weights(params)
+    l1 = sum(jnp.sum(jnp.abs(w)) for w in W)
+    l2 = sum(jnp.sum(w * w) for w in W)
+    return lam * (l1_ratio * l1 + 0.5 * (1.0 - l1_ratio) * l2)
+
+
+def _fit_one(key, X, y, lam, l1_ratio, rate, lr, tol, *, cfg):
+    """Train one grid point; returns ``(params, objective, kkt, n_iter, status)``."""
+    n, p = X.shape
+    dtype = X.dtype
+    k_init, k_drop, k_batch = (jax.random.fold_in(key, STREAMS[s]) for s in STREAMS)
+    params0 = models.init(k_init, p, cfg["n_out"], cfg["hidden"], dtype)
+    apply = partial(models.apply, activation=cfg["activation"])
+    loss_of = partial(_example_loss, cfg["task"])
+
+    def full_loss(params):
+        out = jax.vmap(lambda x: apply(params, x))(X)
+        return jnp.mean(jax.vmap(loss_of)(out, y))
+
+    def batch_loss(params, step):
+        if cfg["batch_size"] is None:
+            Xb, yb = X, y
+        else:
+            idx = jax.random.permutation(jax.random.fold_in(k_batch, step), n)
+            idx = idx[: cfg["batch_size"]]
+            Xb, yb = X[idx], y[idx]
+        if cfg["use_dropout"]:
+            keys = jax.random.split(jax.random.fold_in(k_drop, step), Xb.shape[0])
+            out = jax.vmap(lambda x, k: apply(params, x, dropout_rate=rate, dropout_key=k))(
+                Xb, keys
+            )
+        else:
+            out = jax.vmap(lambda x: apply(params, x))(Xb)
+        return jnp.mean(jax.vmap(loss_of)(out, yb))
+
+    def freeze_intercept(grads):
+        if cfg["fit_intercept"]:
+            return grads
+        last = {**grads[-1], "b": jnp.zeros_like(grads[-1]["b"])}
+        return (*grads[:-1], last)
+
+    def sup_norm(tree):
+        return jnp.max(jnp.stack([jnp.max(jnp.abs(a)) for a in jax.tree_util.tree_leaves(tree)]))
+
+    def kkt_abs(params):
+        """``||G(θ)||∞``, G the prox-gradient mapping with unit step (the natural residual)."""
+        grads = freeze_intercept(jax.grad(full_loss)(params))
+        mu, kappa = lam * l1_ratio, lam * (1.0 - l1_ratio)
+
+        def mapping(g, th, is_w):
+            if not is_w:
+                return g
+            return th - soft_threshold(th - (g + kappa * th), mu)
+
+        return sup_norm(jax.tree_util.tree_map(mapping, grads, params, weight_mask(params)))
+
+    kkt_scale = sup_norm(freeze_intercept(jax.grad(full_loss)(params0)))
+    kkt_scale = jnp.where(kkt_scale > 0, kkt_scale, 1.0)
+
+    if cfg["lr_schedule"] == "cosine":
+        steps = cfg["steps"]
+        learning_rate = lambda t: lr * 0.5 * (1.0 + jnp.cos(jnp.pi * jnp.minimum(t, steps) / steps))
+    else:
+        learning_rate = lr
+    opt = penalized_optimizer(cfg["optimizer"], learning_rate, lam, l1_ratio)
+
+    def select(flag, new, old):
+        return jax.tree_util.tree_map(lambda a, b: jnp.where(flag, a, b), new, old)
+
+    def step_fn(carry, step):
+        params, opt_state, active, diverged, n_iter = carry
+        loss, grads = jax.value_and_grad(batch_loss)(params, step)
+        updates, new_state = opt.update(freeze_intercept(grads), opt_state, params)
+        new_params = optax.apply_updates(params, updates)
+        finite = jnp.isfinite(loss) & jnp.all(
+            jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves(new_params)])
+        )
+        running = active & (step < cfg["steps"])
+        take = running & finite
+        params, opt_state = select(take, new_params, params), select(take, new_state, opt_state)
+        diverged = diverged | (running & ~finite)
+        return (params, opt_state, take, diverged, n_iter + take), None
+
+    def chunk_fn(carry, c):
+        steps_c = c * cfg["check_every"] + jnp.arange(cfg["check_every"])
+        (params, opt_state, active, diverged, n_iter), _ = lax.scan(step_fn, carry, steps_c)
+        converged = kkt_abs(params) / kkt_scale <= tol
+        active = active & ~converged & (n_iter < cfg["steps"])
+        return (params, opt_state, active, diverged, n_iter), None
+
+    n_chunks = -(-cfg["steps"] // cfg["check_every"])
+    kkt0 = kkt_abs(params0) / kkt_scale
+    carry = (params0, opt.init(params0), kkt0 > tol, jnp.zeros((), bool), jnp.zeros((), jnp.int32))
+    (params, _, _, diverged, n_iter), _ = lax.scan(chunk_fn, carry, jnp.arange(n_chunks))
+    objective = full_loss(params) + _penalty(params, lam, l1_ratio)
+    kkt = kkt_abs(params) / kkt_scale
+    bad = diverged | ~jnp.isfinite(objective) | ~jnp.isfinite(kkt)
+    status = jnp.where(bad, _DIVERGED, jnp.where(kkt <= tol, _CONVERGED, _MAX_ITER)).astype(
+        jnp.int32
+    )
+    return params, objective, kkt, n_iter, status
+
+
+def _fit_grid(X, y, lam, l1_ratio, dropout, seeds, lr, tol, *, cfg):
+    """The compiled core: vmap over S (seeds, and problems if X has a leading S axis), P and L."""
+
+    def per_seed(seed, Xs, ys, lam_s):
+        key = jax.random.key(seed)
+
+        def per_penalty(lam_p, a, rates):
+            one = lambda lm, r: _fit_one(key, Xs, ys, lm, a, r, lr, tol, cfg=cfg)
+            return jax.vmap(one)(lam_p, rates)
+
+        return jax.vmap(per_penalty)(lam_s, l1_ratio, dropout)
+
+    xa = 0 if cfg["per_seed_data"] else None
+    return jax.vmap(per_seed, in_axes=(0, xa, xa, 0))(seeds, X, y, lam)
+
+
+_EXECUTABLES: dict = {}
+
+
+def _check_grid(lam, l1_ratio, dropout, seeds):
+    lam = np.asarray(lam, dtype=np.float64)
+    if lam.ndim != 3:
+        raise ValueError(f"lam must have shape (S, P, L), got {lam.shape}")
+    S, P, L = lam.shape
+    l1_ratio = np.asarray(l1_ratio, dtype=np.float64)
+    dropout = np.asarray(dropout, dtype=np.float64)
+    seeds = np.asarray(seeds)
+    if l1_ratio.shape != (P,):
+        raise ValueError(f"l1_ratio must have shape (P,) = ({P},), got {l1_ratio.shape}")
+    if dropout.shape != (P, L):
+        raise ValueError(f"dropout must have shape (P, L) = ({P}, {L}), got {dropout.shape}")
+    if seeds.shape != (S,) or not np.issubdtype(seeds.dtype, np.integer):
+        raise ValueError(f"seeds must be (S,) = ({S},) integers, got {seeds.dtype} {seeds.shape}")
+    if not np.all(np.isfinite(lam)) or np.any(lam < 0):
+        raise ValueError("lam must be finite and >= 0")
+    if np.any((l1_ratio < 0) | (l1_ratio > 1)):
+        raise ValueError(f"l1_ratio must lie in [0, 1], got {l1_ratio}")
+    if np.any((dropout < 0) | (dropout >= 1)):
+        raise ValueError(f"dropout rates must lie in [0, 1), got {dropout}")
+    return lam, l1_ratio, dropout, seeds
+
+
+def train_grid(
+    X,
+    y,
+    *,
+    task: str,
+    hidden: Sequence[int] = (),
+    activation: str = "relu",
+    lam,
+    l1_ratio,
+    dropout,
+    seeds,
+    optimizer: str = "adam",
+    learning_rate: float = 1e-2,
+    lr_schedule: str = "constant",
+    steps: int = 1000,
+    batch_size: int | None = None,
+    fit_intercept: bool = True,
+    tol: float = 1e-6,
+    check_every: int = 50,
+    precision: str = "float64",
+    n_classes: int | None = None,
+    timings: dict | None = None,
+) -> TrainResult:
+    """Train every point of a grid of seeds × penalties × strengths in one compiled call.
+
+    Stationarity is measured by the prox-gradient mapping with unit step on the full data,
+    ``G_W = W - soft(W - ∇_W(L + λ(1-α)/2 ||W||²), λα)`` for weights and ``G_b = ∇_b L`` for
+    biases (zero for ``fit_intercept=False``); ``kkt = ||G(θ)||∞ / ||∇L(θ₀)||∞`` (θ₀ the initial
+    parameters), which is 0 exactly at a stationary point of F. Status: ``diverged`` if the loss or
+    parameters ever became non-finite, else ``converged`` if ``kkt <= tol``, else ``max_iter``.
+    The compiled executable is kept per shape and static options, so a second grid of the same
+    shape does not recompile.
+
+    Args:
+      X: (n, p) design shared by all seeds, or (S, n, p) one per seed (e.g. folds).
+      y: (n,) or (S, n) targets: real for ``regression``, 0/1 for ``binary``, 0..K-1 for
+        ``multiclass``.
+      task: ``regression`` | ``binary`` | ``multiclass``.
+      hidden: hidden-layer widths; empty for a linear / logistic model (initialized at zero).
+      activation: hidden nonlinearity (see :func:`l1bench.models.apply`).
+      lam: (S, P, L) strengths λ ≥ 0.
+      l1_ratio: (P,) mixes α in [0, 1].
+      dropout: (P, L) stochastic dropout rates in [0, 1) (0 where no dropout).
+      seeds: (S,) integer seeds.
+      optimizer: ``adam`` | ``sgd`` (see :func:`l1bench.fit.transforms.penalized_optimizer`).
+      learning_rate: step size η (peak value for a schedule).
+      lr_schedule: ``constant`` | ``cosine`` (η·(1 + cos(πt/steps))/2, decaying to 0).
+      steps: optimizer steps per fit.
+      batch_size: minibatch size (a fresh random subset each step); None = full batch.
+      fit_intercept: train the output bias; if False it stays at zero.
+      tol: stop a fit once ``kkt <= tol`` (checked every ``check_every`` steps).
+      check_every: steps between full-data KKT evaluations.
+      precision: ``float64`` | ``float32``.
+      n_classes: K for ``multiclass`` (default: ``max(y) + 1``).
+      timings: if a dict, ``compile_s`` (0 when reused) and ``fit_s`` are added to it.
+
+    Returns:
+      A :class:`TrainResult` of numpy arrays with leading axes (S, P, L).
+    """
+    if task not in models.TASKS:
+        raise ValueError(f"task={task!r}; choose one of {', '.join(models.TASKS)}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer={optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule={lr_schedule!r}; choose one of {', '.join(LR_SCHEDULES)}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if activation not in models.ACTIVATIONS:
+        raise ValueError(
+            f"activation={activation!r}; choose one of {', '.join(models.ACTIVATIONS)}"
+        )
+    if int(steps) < 1 or int(check_every) < 1:
+        raise ValueError(f"steps={steps!r} and check_every={check_every!r} must be >= 1")
+    if not (np.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate={learning_rate!r} must be > 0")
+    if not (np.isfinite(tol) and tol >= 0):
+        raise ValueError(f"tol={tol!r} must be >= 0")
+    lam, l1_ratio, dropout, seeds = _check_grid(lam, l1_ratio, dropout, seeds)
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    S = lam.shape[0]
+    if X.ndim not in (2, 3) or (X.ndim == 3 and X.shape[0] != S):
+        raise ValueError(f"X must be (n, p) or (S, n, p) with S = {S}, got {X.shape}")
+    if y.shape != X.shape[:-1]:
+        raise ValueError(
+            f"y must have shape {X.shape[:-1]} (X without its last axis), got {y.shape}"
+        )
+    if not np.all(np.isfinite(X)) or not np.all(np.isfinite(y)):
+        raise ValueError("X and y must be finite")
+    if task == "multiclass":
+        if n_classes is None:
+            n_classes = int(y.max()) + 1
+        if np.any((y < 0) | (y >= n_classes) | (y != np.round(y))):
+            raise ValueError(f"multiclass labels must be integers in [0, {n_classes})")
+    elif task == "binary" and not np.all((y == 0) | (y == 1)):
+        raise ValueError("binary labels must be 0 or 1")
+    n = X.shape[-2]
+    if batch_size is not None and not 1 <= int(batch_size) <= n:
+        raise ValueError(f"batch_size={batch_size!r} must be in [1, n_samples={n}] or None")
+
+    dtype = PRECISIONS[precision]
+    y_dtype = jnp.int32 if task == "multiclass" else dtype
+    cfg = dict(
+        task=task,
+        n_out=models.n_outputs(task, n_classes),
+        hidden=tuple(int(h) for h in hidden),
+        activation=activation,
+        optimizer=optimizer,
+        lr_schedule=lr_schedule,
+        steps=int(steps),
+        batch_size=None if batch_size is None or int(batch_size) == n else int(batch_size),
+        fit_intercept=bool(fit_intercept),
+        check_every=min(int(check_every), int(steps)),
+        use_dropout=bool(np.any(dropout > 0)),
+        per_seed_data=X.ndim == 3,
+    )
+    args = (
+        jnp.asarray(X, dtype),
+        jnp.asarray(y, y_dtype),
+        jnp.asarray(lam, dtype),
+        jnp.asarray(l1_ratio, dtype),
+        jnp.asarray(dropout, dtype),
+        jnp.asarray(seeds),
+        jnp.asarray(learning_rate, dtype),
+        jnp.asarray(tol, dtype),
+    )
+    key = (tuple((a.shape, str(a.dtype)) for a in args), tuple(sorted(cfg.items())))
+    t0 = time.perf_counter()
+    if key not in _EXECUTABLES:
+        _EXECUTABLES[key] = jax.jit(partial(_fit_grid, cfg=cfg)).lower(*args).compile()
+    t1 = time.perf_counter()
+    out = jax.block_until_ready(_EXECUTABLES[key](*args))
+    t2 = time.perf_counter()
+    if timings is not None:
+        timings["compile_s"] = timings.get("compile_s", 0.0) + t1 - t0
+        timings["fit_s"] = timings.get("fit_s", 0.0) + t2 - t1
+    params, objective, kkt, n_iter, status = jax.device_get(out)
+    params = jax.tree_util.tree_map(np.asarray, params)
+    return TrainResult(params, *(np.asarray(a) for a in (objective, kkt, n_iter, status)))
