@@ -6,7 +6,9 @@ data stop the job before anything is written, with a message naming the field.
 
 from __future__ import annotations
 
+import logging
 import sys
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -17,9 +19,14 @@ from l1bench.config import ConfigError, register_configs, validate
 from l1bench.data import DataError
 
 register_configs()
+# jax logs a failed TPU probe at INFO on every start; Hydra would print it
+logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
+
+# the config tree lives at the top of the checkout (l1bench is installed editable)
+CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "configs")
 
 
-@hydra.main(config_path="../configs", config_name="config", version_base=None)
+@hydra.main(config_path=CONFIG_DIR, config_name="config", version_base=None)
 def _job(cfg: DictConfig) -> None:
     try:
         config = validate(cfg)
