@@ -1,0 +1,94 @@
+"""End to end: configs → pipeline → run directory, and the seed article reproduced."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_regression
+from sklearn.linear_model import Lasso
+from sklearn.metrics import mean_squared_error
+
+from l1bench import pipeline
+from l1bench.config import validate
+
+from conftest import compose_config
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_seed_experiment_matches_sklearn_lasso(seed):
+    out = pipeline.run(validate(compose_config("experiment=seed", f"seed={seed}")))
+    X, y = make_regression(n_samples=100, n_features=1, noise=0.1, random_state=seed)
+    ref = Lasso(alpha=0.1).fit(X, y)
+    mse = mean_squared_error(y, ref.predict(X))
+    assert len(out.fits) == 1
+    np.testing.assert_allclose(out.coef[0], ref.coef_, rtol=1e-6)
+    assert out.intercept[0] == pytest.approx(ref.intercept_, rel=1e-6, abs=1e-9)
+    assert out.fits["train_mse"][0] == pytest.approx(mse, rel=1e-6)
+    report = pipeline.seed_report(out)
+    assert "Coefficients" in report and "Intercept" in report and "Mean squared error" in report
+
+
+def test_default_run_fits_every_penalty_and_seed():
+    out = pipeline.run(
+        validate(compose_config("n_seeds=2", "penalty.l1.n_lambdas=5", "penalty.l2.n_lambdas=4"))
+    )
+    counts = out.fits.groupby("penalty").size().to_dict()
+    assert counts == {"l1": 10, "l2": 8, "elastic_net": 40, "dropout": 12}
+    assert set(out.fits["seed"]) == {0, 1}
+    assert (out.fits["status"] == "converged").all()
+    assert out.coef.shape == (len(out.fits), 50)
+    # coefficients are row-aligned with the table
+    np.testing.assert_array_equal(np.count_nonzero(out.coef, axis=1), out.fits["nnz"])
+    # the L1 path starts at lam_max with nothing selected, and gets denser
+    l1 = out.fits[(out.fits.penalty == "l1") & (out.fits.seed == 0)]
+    assert l1["nnz"].iloc[0] == 0 and l1["nnz"].is_monotonic_increasing
+
+
+def test_same_config_gives_identical_tables(tmp_path):
+    cfg = validate(compose_config("penalty=l1", "n_seeds=2"))
+    a, b = pipeline.run(cfg), pipeline.run(cfg)
+    pd.testing.assert_frame_equal(a.fits, b.fits)
+    np.testing.assert_array_equal(a.coef, b.coef)
+
+
+def _cli(tmp_path, *args):
+    cmd = [sys.executable, "-m", "l1bench", f"hydra.run.dir={tmp_path}", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def test_cli_writes_the_run_directory(tmp_path):
+    res = _cli(tmp_path, "experiment=seed")
+    assert res.returncode == 0, res.stderr
+    assert "Coefficients" in res.stdout and "Mean squared error" in res.stdout
+    fits = pd.read_csv(tmp_path / "fits.csv")
+    coefs = np.load(tmp_path / "coefs.npz")
+    assert len(fits) == 1 and coefs["coef"].shape == (1, 1)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert manifest["overrides"] == ["experiment=seed"]
+    assert manifest["precision"] == "float64" and manifest["seeds"] == [0]
+    for key in ("git", "packages", "jax", "data", "timings", "config"):
+        assert key in manifest
+    assert manifest["packages"]["jax"] and manifest["data"]["hash"]
+    assert (tmp_path / "summary.md").read_text().startswith("# l1bench")
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["penalty.elastic_net.l1_ratio=3"], "config error: penalty.elastic_net.l1_ratio"),
+        (
+            ["dataset=file", "dataset.path=/nonexistent.csv", "dataset.target=y"],
+            "data error: dataset file",
+        ),
+    ],
+)
+def test_cli_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, args, message):
+    res = _cli(tmp_path, *args)
+    assert res.returncode == 2
+    assert message in res.stderr
+    assert "Traceback" not in res.stderr
+    assert not (tmp_path / "fits.csv").exists() and not (tmp_path / "manifest.json").exists()
