@@ -34,6 +34,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from l1bench.fit import compiled
 from l1bench.penalties import soft_threshold
 
 STATUS = ("converged", "max_iter", "diverged")
@@ -223,9 +224,6 @@ def fit_grid(
     return jax.vmap(per_problem)(X, y, lam)
 
 
-_EXECUTABLES: dict = {}
-
-
 def solve(
     grid,
     X,
@@ -244,8 +242,6 @@ def solve(
     The compiled executable is kept per shape, so a second grid of the same shape does not
     recompile. If ``timings`` is a dict, ``compile_s`` (0 when reused) and ``fit_s`` are added.
     """
-    import time
-
     import numpy as np
 
     dtype = {"float64": jnp.float64, "float32": jnp.float32}[precision]
@@ -262,14 +258,5 @@ def solve(
         jnp.asarray(max_iter, jnp.int32),
     )
     statics = dict(fit_intercept=bool(fit_intercept), use_gram=p <= n, check_every=int(check_every))
-    key = (tuple((a.shape, str(a.dtype)) for a in args), tuple(sorted(statics.items())))
-    t0 = time.perf_counter()
-    if key not in _EXECUTABLES:
-        _EXECUTABLES[key] = fit_grid.lower(*args, **statics).compile()
-    t1 = time.perf_counter()
-    out = jax.block_until_ready(_EXECUTABLES[key](*args))
-    t2 = time.perf_counter()
-    if timings is not None:
-        timings["compile_s"] = timings.get("compile_s", 0.0) + t1 - t0
-        timings["fit_s"] = timings.get("fit_s", 0.0) + t2 - t1
-    return ConvexResult(*(np.asarray(a) for a in jax.device_get(out)))
+    out = compiled.call(fit_grid, args, statics, timings=timings)
+    return ConvexResult(*(np.asarray(a) for a in out))

@@ -72,6 +72,7 @@ import numpy as np
 from jax import lax
 from jax.scipy.special import xlogy
 
+from l1bench.fit import compiled
 from l1bench.fit.convex import STATUS
 from l1bench.penalties import RIDGE_PATH_L1_RATIO, soft_threshold
 
@@ -381,9 +382,6 @@ def lambda_max(X, y, l1_ratio: float, fit_intercept: bool, n_classes: int) -> fl
     return float(np.max(np.abs((prior - Y).T @ X)) / (n * max(l1_ratio, RIDGE_PATH_L1_RATIO)))
 
 
-_EXECUTABLES: dict = {}
-
-
 def solve(
     grid,
     X,
@@ -404,8 +402,6 @@ def solve(
     (0 when reused) and ``fit_s`` are added. Marginalized dropout has no exact logistic form and is
     refused.
     """
-    import time
-
     if precision not in ("float64", "float32"):
         raise ValueError(f"precision must be float64 or float32, got {precision!r}")
     if int(n_classes) != n_classes or n_classes < 2:
@@ -432,14 +428,5 @@ def solve(
     statics = dict(
         n_classes=int(n_classes), fit_intercept=bool(fit_intercept), check_every=int(check_every)
     )
-    key = (tuple((a.shape, str(a.dtype)) for a in args), tuple(sorted(statics.items())))
-    t0 = time.perf_counter()
-    if key not in _EXECUTABLES:
-        _EXECUTABLES[key] = fit_grid.lower(*args, **statics).compile()
-    t1 = time.perf_counter()
-    out = jax.block_until_ready(_EXECUTABLES[key](*args))
-    t2 = time.perf_counter()
-    if timings is not None:
-        timings["compile_s"] = timings.get("compile_s", 0.0) + t1 - t0
-        timings["fit_s"] = timings.get("fit_s", 0.0) + t2 - t1
-    return LogisticResult(*(np.asarray(a) for a in jax.device_get(out)))
+    out = compiled.call(fit_grid, args, statics, timings=timings)
+    return LogisticResult(*(np.asarray(a) for a in out))

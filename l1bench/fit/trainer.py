@@ -29,7 +29,6 @@ non-finite stops updating at once (its last finite parameters are kept) and is f
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from functools import partial
 from typing import Any, NamedTuple
@@ -41,6 +40,7 @@ import optax
 from jax import lax
 
 from l1bench import models
+from l1bench.fit import compiled
 from l1bench.fit.convex import STATUS
 from l1bench.fit.transforms import OPTIMIZERS, penalized_optimizer, weight_mask
 from l1bench.penalties import soft_threshold
@@ -199,7 +199,14 @@ def _fit_grid(X, y, lam, l1_ratio, dropout, seeds, lr, tol, *, cfg):
     return jax.vmap(per_seed, in_axes=(0, xa, xa, 0))(seeds, X, y, lam)
 
 
-_EXECUTABLES: dict = {}
+class _Static(dict):
+    """A hashable dict of static options (compared by value)."""
+
+    def __hash__(self):
+        return hash(tuple(sorted(self.items())))
+
+
+_fit_grid_jit = jax.jit(_fit_grid, static_argnames=("cfg",))
 
 
 def _check_grid(lam, l1_ratio, dropout, seeds):
@@ -351,16 +358,7 @@ def train_grid(
         jnp.asarray(learning_rate, dtype),
         jnp.asarray(tol, dtype),
     )
-    key = (tuple((a.shape, str(a.dtype)) for a in args), tuple(sorted(cfg.items())))
-    t0 = time.perf_counter()
-    if key not in _EXECUTABLES:
-        _EXECUTABLES[key] = jax.jit(partial(_fit_grid, cfg=cfg)).lower(*args).compile()
-    t1 = time.perf_counter()
-    out = jax.block_until_ready(_EXECUTABLES[key](*args))
-    t2 = time.perf_counter()
-    if timings is not None:
-        timings["compile_s"] = timings.get("compile_s", 0.0) + t1 - t0
-        timings["fit_s"] = timings.get("fit_s", 0.0) + t2 - t1
-    params, objective, kkt, n_iter, status = jax.device_get(out)
+    out = compiled.call(_fit_grid_jit, args, {"cfg": _Static(cfg)}, timings=timings)
+    params, objective, kkt, n_iter, status = out
     params = jax.tree_util.tree_map(np.asarray, params)
     return TrainResult(params, *(np.asarray(a) for a in (objective, kkt, n_iter, status)))
