@@ -13,6 +13,7 @@ from sklearn.linear_model import Lasso
 from sklearn.metrics import mean_squared_error
 
 from experiments.common import RESULTS, run
+from l1bench.pipeline import linear_coefficients
 from l1bench.results import markdown_table, write_csv_atomic, write_text_atomic
 
 SEEDS = range(5)
@@ -22,14 +23,15 @@ def table() -> pd.DataFrame:
     rows = []
     for seed in SEEDS:
         out = run("experiment=seed", f"seed={seed}")
+        coef, intercept = linear_coefficients(out.params)
         X, y = make_regression(n_samples=100, n_features=1, noise=0.1, random_state=seed)
         ref = Lasso(alpha=0.1).fit(X, y)
         rows.append(
             {
                 "seed": seed,
-                "coef": float(out.coef[0, 0]),
+                "coef": float(coef[0, 0]),
                 "coef_sklearn": float(ref.coef_[0]),
-                "intercept": float(out.intercept[0]),
+                "intercept": float(intercept[0]),
                 "intercept_sklearn": float(ref.intercept_),
                 "mse": float(out.fits["train_mse"][0]),
                 "mse_sklearn": float(mean_squared_error(y, ref.predict(X))),

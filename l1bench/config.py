@@ -19,9 +19,12 @@ from typing import Any
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 PENALTY_KINDS = ("none", "l1", "l2", "elastic_net", "dropout")
-DROPOUT_MODES = ("marginalized", "stochastic")
-MODELS = ("linear",)
-SOLVERS = ("convex",)
+DROPOUT_MODES = ("auto", "marginalized", "stochastic")
+MODELS = ("linear", "logistic", "mlp")
+SOLVERS = ("convex", "optax", "sklearn")
+OPTIMIZERS = ("adam", "sgd")
+LR_SCHEDULES = ("constant", "cosine")
+ACTIVATIONS = ("relu", "tanh", "gelu", "sigmoid")
 PRECISIONS = ("float64", "float32")
 TASKS = ("auto", "regression", "classification")
 
@@ -49,6 +52,8 @@ class ModelConfig:
 
     name: str = "linear"
     fit_intercept: bool = True
+    hidden: list[int] = field(default_factory=list)
+    activation: str = "relu"
 
 
 @dataclass
@@ -59,7 +64,11 @@ class PenaltyConfig:
     ``lam * (l1_ratio * ||w||_1 + (1 - l1_ratio) / 2 * ||w||_2^2)``; ``kind`` fixes ``l1_ratio``
     for ``l1`` (1) and ``l2`` (0). Strengths are ``lam`` when given, else a geometric path of
     ``n_lambdas`` values from ``lam_max`` down to ``lam_max * lambda_min_ratio``. For ``dropout``
-    the strengths are the rates in ``dropout``.
+    the strengths are the rates in ``dropout``; ``dropout_mode=auto`` resolves to
+    ``marginalized`` for linear regression with an exact solver and to ``stochastic`` otherwise.
+    Stochastic dropout is always trained by the optax trainer (with the ``solver.optimizer``,
+    ``learning_rate``, ``steps`` ... settings), also in a job whose other penalties use an exact
+    solver; the ``solver`` column of fits.csv says which backend fitted each row.
     """
 
     kind: str = MISSING
@@ -68,7 +77,7 @@ class PenaltyConfig:
     n_lambdas: int = 20
     lambda_min_ratio: float = 1e-3
     dropout: list[float] | None = None
-    dropout_mode: str = "marginalized"
+    dropout_mode: str = "auto"
 
 
 @dataclass
@@ -89,6 +98,12 @@ class SolverConfig:
     max_iter: int = 20000
     check_every: int = 10
     precision: str = "float64"
+    # optax trainer only
+    optimizer: str = "adam"
+    learning_rate: float = 1e-2
+    lr_schedule: str = "constant"
+    steps: int = 1000
+    batch_size: int | None = None
 
 
 @dataclass
@@ -97,6 +112,7 @@ class Config:
 
     seed: int = 0
     n_seeds: int = 1
+    cv_folds: int = 5
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     penalty: dict[str, PenaltyConfig] = field(default_factory=dict)
@@ -140,11 +156,6 @@ def _check_penalty(label: str, p: PenaltyConfig) -> None:
         )
     if p.kind == "dropout":
         _choice(f"{path}.dropout_mode", p.dropout_mode, DROPOUT_MODES)
-        if p.dropout_mode == "stochastic":
-            raise ConfigError(
-                f"{path}.dropout_mode=stochastic needs the optax trainer, which this build of "
-                "l1bench does not have yet; use dropout_mode=marginalized"
-            )
         if not p.dropout:
             raise ConfigError(f"{path}.dropout must be a non-empty list of rates in [0, 1)")
         for rate in p.dropout:
@@ -208,4 +219,39 @@ def validate(cfg: DictConfig | Config) -> Config:
         )
     for label, p in cfg.penalty.items():
         _check_penalty(label, p)
+    _check_combinations(cfg)
     return cfg
+
+
+def _check_combinations(cfg: Config) -> None:
+    """Model × solver × penalty combinations that cannot work, with the reason."""
+    m, s = cfg.model, cfg.solver
+    _choice("model.activation", m.activation, ACTIVATIONS)
+    if any(h < 1 for h in m.hidden):
+        raise ConfigError(f"model.hidden={m.hidden} must hold layer widths >= 1")
+    if m.name != "mlp" and m.hidden:
+        raise ConfigError(f"model.hidden is for model=mlp (model={m.name} has no hidden layers)")
+    if m.name == "mlp" and s.name != "optax":
+        raise ConfigError(f"model=mlp needs solver=optax (solver={s.name} fits linear and "
+                          "logistic models only)")
+    if s.name == "optax":
+        _choice("solver.optimizer", s.optimizer, OPTIMIZERS)
+        _choice("solver.lr_schedule", s.lr_schedule, LR_SCHEDULES)
+        _positive("solver.learning_rate", s.learning_rate)
+        if s.steps < 1:
+            raise ConfigError(f"solver.steps={s.steps} must be >= 1")
+        if s.batch_size is not None and s.batch_size < 1:
+            raise ConfigError(f"solver.batch_size={s.batch_size} must be >= 1 or null")
+    if cfg.cv_folds == 1 or cfg.cv_folds < 0:
+        raise ConfigError(f"cv_folds={cfg.cv_folds} must be 0 (no cross-validation) or >= 2")
+    for label, p in cfg.penalty.items():
+        if p.kind != "dropout":
+            continue
+        if p.dropout_mode == "auto":
+            exact = m.name == "linear" and s.name != "optax"
+            p.dropout_mode = "marginalized" if exact else "stochastic"
+        if p.dropout_mode == "marginalized" and (m.name != "linear" or s.name == "optax"):
+            raise ConfigError(
+                f"penalty.{label}.dropout_mode=marginalized is the exact expected loss of linear "
+                f"regression, fitted by solver=convex or sklearn (got model={m.name}, "
+                f"solver={s.name}); use dropout_mode=stochastic with solver=optax")

@@ -39,7 +39,8 @@ class Grid(NamedTuple):
 
     Attributes:
       penalties: the ``P`` penalties.
-      lam: (S, P, L) strength λ of every fit; each ``lam[s, i]`` is non-increasing.
+      lam: (S, P, L) strength λ of every fit; each ``lam[s, i]`` is non-increasing (λ = p/(1-p)
+        for marginalized dropout, 0 for stochastic dropout, whose strength is the rate).
       valid: (P, L) False where a path is padded.
       dropout: (P, L) dropout rate of each fit (NaN for other penalties).
       lam_max: (S, P) the path's lam_max (NaN where strengths were given explicitly).
@@ -54,25 +55,52 @@ class Grid(NamedTuple):
     seeds: np.ndarray
 
 
-def lambda_max(X: np.ndarray, y: np.ndarray, l1_ratio: float, fit_intercept: bool) -> float:
+def lambda_max(X: np.ndarray, y: np.ndarray, l1_ratio: float, fit_intercept: bool,
+               task: str = "regression", n_classes: int | None = None) -> float:
     """Smallest λ with ``w = 0`` optimal for the family at ``l1_ratio`` (floored at 1e-3).
 
+    Regression: ``max_j |x_jᵀ(y - ȳ)| / (n·α)`` (uncentred without an intercept).
+    Classification: ``‖Xᵀ(p̂ - Y)‖_∞ / (n·α)`` with ``Y`` the labels (one-hot for K > 2) and ``p̂``
+    the intercept-only fit: the class frequencies with an intercept, else 1/2 or 1/K.
+
     Args:
-      X: (n, p) design. y: (n,) targets.
+      X: (n, p) design. y: (n,) targets, or integer labels for classification.
       l1_ratio: α of the family.
-      fit_intercept: centre X and y first (the intercept is not penalized).
+      fit_intercept: whether an unpenalized intercept is fitted.
+      task: ``regression`` | ``binary`` | ``multiclass``. n_classes: K for ``multiclass``.
     """
-    if fit_intercept:
-        X = X - X.mean(axis=0)
-        y = y - y.mean()
     n = X.shape[0]
-    return float(np.max(np.abs(y @ X)) / (n * max(l1_ratio, RIDGE_PATH_L1_RATIO)))
+    alpha = max(l1_ratio, RIDGE_PATH_L1_RATIO)
+    if task == "regression":
+        if fit_intercept:
+            X = X - X.mean(axis=0)
+            y = y - y.mean()
+        return float(np.max(np.abs(y @ X)) / (n * alpha))
+    y = np.asarray(y).astype(int)
+    k = 2 if task == "binary" else int(n_classes if n_classes is not None else y.max() + 1)
+    Y = y[:, None].astype(float) if k == 2 else np.eye(k)[y]
+    prior = Y.mean(axis=0) if fit_intercept else np.full(Y.shape[1], 0.5 if k == 2 else 1.0 / k)
+    return float(np.max(np.abs((prior - Y).T @ X)) / (n * alpha))
 
 
 def _path(lam_max: float, n_lambdas: int, ratio: float) -> np.ndarray:
     if n_lambdas == 1:
         return np.array([lam_max])
     return lam_max * np.geomspace(1.0, ratio, n_lambdas)
+
+
+def subgrid(grid: Grid, index: Sequence[int]) -> Grid:
+    """The grid restricted to the penalties at ``index`` (same problems and path length)."""
+    idx = np.asarray(index, dtype=int)
+    return Grid(tuple(grid.penalties[i] for i in idx), grid.lam[:, idx], grid.valid[idx],
+                grid.dropout[idx], grid.lam_max[:, idx], grid.seeds)
+
+
+def repeat_problems(grid: Grid, k: int) -> Grid:
+    """Each problem repeated ``k`` times in place (the folds of a seed share its strengths)."""
+    return grid._replace(lam=np.repeat(grid.lam, k, axis=0),
+                         lam_max=np.repeat(grid.lam_max, k, axis=0),
+                         seeds=np.repeat(grid.seeds, k))
 
 
 def make_grid(
@@ -83,6 +111,8 @@ def make_grid(
     seeds: Sequence[int],
     *,
     fit_intercept: bool = True,
+    task: str = "regression",
+    n_classes: int | None = None,
 ) -> Grid:
     """Expand penalties × strengths × problems into a :class:`Grid`.
 
@@ -92,6 +122,9 @@ def make_grid(
       X: (S, n, p) training designs, one per problem. y: (S, n) targets.
       seeds: (S,) seeds of the problems.
       fit_intercept: whether lam_max is computed on centred data.
+      task, n_classes: which loss lam_max is computed for (see :func:`lambda_max`); for MLPs
+        the path is anchored at the linear/logistic model's lam_max, a scale rather than an exact
+        all-zero point.
 
     Returns:
       The grid; explicit strength lists are sorted from strongest to weakest.
@@ -107,7 +140,8 @@ def make_grid(
             maxima.append(np.full(S, np.nan))
         elif pen.kind == "dropout":
             r = np.sort(np.asarray(st.dropout, dtype=float))[::-1]
-            paths.append(np.broadcast_to(dropout_to_lam(r), (S, r.size)))
+            lam = np.zeros_like(r) if pen.stochastic else dropout_to_lam(r)
+            paths.append(np.broadcast_to(lam, (S, r.size)))
             rates.append(r)
             maxima.append(np.full(S, np.nan))
         elif st.lam is not None:
@@ -116,7 +150,8 @@ def make_grid(
             rates.append(np.full(lam.size, np.nan))
             maxima.append(np.full(S, np.nan))
         else:
-            lmax = np.array([lambda_max(X[s], y[s], pen.l1_ratio, fit_intercept) for s in range(S)])
+            lmax = np.array([lambda_max(X[s], y[s], pen.l1_ratio, fit_intercept, task, n_classes)
+                             for s in range(S)])
             paths.append(np.stack([_path(m, st.n_lambdas, st.lambda_min_ratio) for m in lmax]))
             rates.append(np.full(st.n_lambdas, np.nan))
             maxima.append(lmax)

@@ -1,53 +1,94 @@
-"""Metrics of fitted linear models: sparsity and clean errors, batched over fits in one jit.
+"""Metrics of fitted models: sparsity and clean errors, batched over fits in one jit.
 
 Sparsity counts *exact* zeros (the proximal L1 step produces them); nothing is thresholded.
+Errors: regression — MSE and R² (``1 - MSE / var(y)``); classification — accuracy and mean
+log-loss (natural log) of the predicted probabilities.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from functools import partial
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from l1bench import models
 
-class CleanErrors(NamedTuple):
-    """Errors on unperturbed data, (S, F) each: problems × fits per problem."""
-
-    mse: np.ndarray
-    r2: np.ndarray
+ERRORS = {"regression": ("mse", "r2"), "binary": ("accuracy", "log_loss"),
+          "multiclass": ("accuracy", "log_loss")}
 
 
-def nnz(coef: np.ndarray) -> np.ndarray:
-    """Number of exactly nonzero coefficients along the last axis."""
-    return np.count_nonzero(coef, axis=-1)
+def nnz(params) -> np.ndarray:
+    """Exactly nonzero weights (all layers, biases excluded); leading axes are kept."""
+    ws = models.weights(params)
+    lead = ws[0].ndim - 2
+    return sum(np.count_nonzero(w.reshape(*w.shape[:lead], -1), axis=-1) for w in ws)
 
 
-def sparsity(coef: np.ndarray) -> np.ndarray:
-    """Fraction of coefficients that are exactly zero, along the last axis."""
-    return 1.0 - nnz(coef) / coef.shape[-1]
+def n_weights(params) -> int:
+    """Number of weights per model (all layers, biases excluded)."""
+    return sum(int(np.prod(w.shape[-2:])) for w in models.weights(params))
 
 
-@jax.jit
-def _regression_errors(coef, intercept, X, y):
-    pred = jnp.einsum("snp,sfp->sfn", X, coef, precision=jax.lax.Precision.HIGHEST)
-    resid = y[:, None, :] - pred - intercept[..., None]
-    mse = jnp.mean(resid * resid, axis=-1)
-    var = jnp.var(y, axis=-1)[:, None]
-    return mse, 1.0 - mse / jnp.where(var > 0, var, jnp.nan)
+def sparsity(params) -> np.ndarray:
+    """Fraction of weights that are exactly zero."""
+    return 1.0 - nnz(params) / n_weights(params)
 
 
-def regression_errors(coef, intercept, X, y) -> CleanErrors:
-    """MSE and R² of every fit on its own problem's data.
+def layer_sparsity(params) -> list[np.ndarray]:
+    """Fraction of exact zeros in each layer's weights."""
+    out = []
+    for w in models.weights(params):
+        lead = w.ndim - 2
+        out.append(1.0 - np.count_nonzero(w.reshape(*w.shape[:lead], -1), axis=-1)
+                   / np.prod(w.shape[-2:]))
+    return out
+
+
+def _errors(out, y, task):
+    if task == "regression":
+        mse = jnp.mean((y - out[:, 0]) ** 2)
+        var = jnp.var(y)
+        return mse, 1.0 - mse / jnp.where(var > 0, var, jnp.nan)
+    if task == "binary":
+        z = out[:, 0]
+        acc = jnp.mean((z > 0) == (y > 0.5))
+        return acc, jnp.mean(jax.nn.softplus(z) - y * z)
+    logp = jax.nn.log_softmax(out, axis=-1)
+    yi = y.astype(jnp.int32)
+    acc = jnp.mean(jnp.argmax(out, axis=-1) == yi)
+    return acc, -jnp.mean(jnp.take_along_axis(logp, yi[:, None], axis=-1))
+
+
+@partial(jax.jit, static_argnames=("task", "activation"))
+def _clean_errors(params, X, y, task, activation):
+    def per_problem(ps, Xs, ys):
+        def per_fit(p):
+            out = jax.vmap(lambda x: models.apply(p, x, activation=activation))(Xs)
+            return _errors(out, ys, task)
+
+        return jax.vmap(per_fit)(ps)
+
+    return jax.vmap(per_problem)(params, X, y)
+
+
+def clean_errors(params, X, y, *, task: str, activation: str = "relu") -> dict[str, np.ndarray]:
+    """Errors of every fit on its own problem's data, in one compiled call.
 
     Args:
-      coef: (S, F, p) coefficients. intercept: (S, F).
-      X: (S, n, p) inputs. y: (S, n) targets; with n == 0 both errors are NaN.
+      params: model layers, leaves with leading axes (S, F) (problems × fits per problem).
+      X: (S, n, p) inputs. y: (S, n) targets or class indices; with n == 0 errors are NaN.
+      task: ``regression`` | ``binary`` | ``multiclass``.
+      activation: the MLP's hidden activation.
+
+    Returns:
+      ``{name: (S, F) array}`` with the names of ``ERRORS[task]``.
     """
-    S, F = intercept.shape
+    names = ERRORS[task]
+    S, F = models.weights(params)[0].shape[:2]
     if X.shape[1] == 0:
-        nan = np.full((S, F), np.nan)
-        return CleanErrors(nan, nan.copy())
-    mse, r2 = jax.device_get(_regression_errors(coef, intercept, X, y))
-    return CleanErrors(np.asarray(mse), np.asarray(r2))
+        return {k: np.full((S, F), np.nan) for k in names}
+    dtype = models.weights(params)[0].dtype
+    vals = _clean_errors(params, jnp.asarray(X, dtype), jnp.asarray(y, dtype), task, activation)
+    return {k: np.asarray(v, dtype=np.float64) for k, v in zip(names, vals, strict=True)}

@@ -36,16 +36,25 @@ class Penalty(NamedTuple):
       kind: ``none`` | ``l1`` | ``l2`` | ``elastic_net`` | ``dropout``.
       l1_ratio: α in the family above.
       dropout_weighted: whether the L2 part uses d_j = mean_i x_ij² (marginalized dropout).
+      stochastic: dropout by Bernoulli masks during training (optax trainer); λ is then 0 and
+        the strengths are the rates.
     """
 
     label: str
     kind: str
     l1_ratio: float
     dropout_weighted: bool
+    stochastic: bool = False
 
 
-def make_penalty(label: str, kind: str, l1_ratio: float | None = None) -> Penalty:
-    """Build a :class:`Penalty` from a kind name; ``l1_ratio`` is read for ``elastic_net`` only."""
+def make_penalty(
+    label: str, kind: str, l1_ratio: float | None = None, dropout_mode: str = "marginalized"
+) -> Penalty:
+    """Build a :class:`Penalty` from a kind name.
+
+    ``l1_ratio`` is read for ``elastic_net`` only, ``dropout_mode`` (``marginalized`` |
+    ``stochastic``) for ``dropout`` only.
+    """
     ratios = {"none": 1.0, "l1": 1.0, "l2": 0.0, "dropout": 0.0}
     if kind == "elastic_net":
         if l1_ratio is None or not 0.0 <= l1_ratio <= 1.0:
@@ -55,7 +64,12 @@ def make_penalty(label: str, kind: str, l1_ratio: float | None = None) -> Penalt
         raise ValueError(
             f"unknown penalty kind {kind!r}; choose one of none, l1, l2, elastic_net, dropout"
         )
-    return Penalty(label, kind, ratios[kind], kind == "dropout")
+    if kind == "dropout":
+        if dropout_mode not in ("marginalized", "stochastic"):
+            raise ValueError(f"dropout_mode={dropout_mode!r}; choose marginalized or stochastic")
+        stochastic = dropout_mode == "stochastic"
+        return Penalty(label, kind, 0.0, not stochastic, stochastic)
+    return Penalty(label, kind, ratios[kind], False)
 
 
 def dropout_to_lam(rate):

@@ -14,11 +14,12 @@ import jax
 import numpy as np
 import pandas as pd
 
-from l1bench import metrics, results
-from l1bench.config import Config
+from l1bench import cv, metrics, results
+from l1bench.config import Config, ConfigError
 from l1bench.data import Dataset, load_dataset
-from l1bench.fit import convex
-from l1bench.grid import Grid, Strengths, make_grid
+from l1bench.fit import backends
+from l1bench.fit.convex import STATUS
+from l1bench.grid import Grid, Strengths, make_grid, repeat_problems
 from l1bench.penalties import make_penalty
 
 
@@ -27,14 +28,14 @@ class RunOutput(NamedTuple):
 
     Attributes:
       fits: one row per fit (see ``l1bench.results``).
-      coef: (n_fits, p) coefficients, row-aligned with ``fits``. intercept: (n_fits,).
+      params: model layers (:mod:`l1bench.models`), leaves with a leading n_fits axis,
+        row-aligned with ``fits``.
       feature_names: the p feature names.
       info: provenance and timings for the manifest.
     """
 
     fits: pd.DataFrame
-    coef: np.ndarray
-    intercept: np.ndarray
+    params: Any
     feature_names: tuple[str, ...]
     info: dict[str, Any]
 
@@ -55,120 +56,174 @@ def load(cfg: Config) -> Dataset:
     )
 
 
+def n_classes(data: Dataset) -> int | None:
+    """K for classification, None for regression."""
+    return None if data.classes is None else len(data.classes)
+
+
+TASK_MODELS = {"linear": ("regression",), "logistic": ("binary", "multiclass"),
+               "mlp": ("regression", "binary", "multiclass")}
+
+
+def check_task(cfg: Config, data: Dataset) -> None:
+    """The model must suit the dataset's task (linear: regression; logistic: classification)."""
+    if data.task not in TASK_MODELS[cfg.model.name]:
+        want = "model=logistic or model=mlp" if data.task != "regression" else \
+            "model=linear or model=mlp"
+        raise ConfigError(f"model={cfg.model.name} does not fit dataset {data.name}, a "
+                          f"{data.task} task; use {want}")
+
+
 def build_grid(cfg: Config, data: Dataset) -> Grid:
     """Stage 2: penalties × strengths × seeds."""
     penalties, strengths = [], []
     for label, p in cfg.penalty.items():
-        penalties.append(make_penalty(label, p.kind, p.l1_ratio))
+        penalties.append(make_penalty(label, p.kind, p.l1_ratio, p.dropout_mode))
         strengths.append(Strengths(p.lam, p.n_lambdas, p.lambda_min_ratio, p.dropout))
-    return make_grid(
-        penalties,
-        strengths,
-        data.X_train,
-        data.y_train,
-        data.seeds,
-        fit_intercept=cfg.model.fit_intercept,
-    )
+    return make_grid(penalties, strengths, data.X_train, data.y_train, data.seeds,
+                     fit_intercept=cfg.model.fit_intercept, task=data.task,
+                     n_classes=n_classes(data))
 
 
-def _fit_table(cfg: Config, data: Dataset, grid: Grid, fit: convex.ConvexResult):
+def _fit(cfg: Config, data: Dataset, grid: Grid, X, y, timings) -> backends.FitOutput:
+    return backends.fit(grid, X, y, task=data.task, n_classes=n_classes(data), model=cfg.model,
+                        solver=cfg.solver, timings=timings)
+
+
+def _flat(params, S: int):
+    """(S, P, L, ...) leaves → (S, P·L, ...)."""
+    return jax.tree_util.tree_map(lambda a: a.reshape(S, -1, *a.shape[3:]), params)
+
+
+def cross_validate(cfg: Config, data: Dataset, grid: Grid, timings) -> cv.Selection:
+    """K-fold CV on each seed's training part; the S·K fold problems fit in one call."""
+    k = cfg.cv_folds
+    folds = cv.make_folds(data.X_train, data.y_train, k, data.seeds)
+    fgrid = repeat_problems(grid, k)
+    fit = _fit(cfg, data, fgrid, folds.X_train, folds.y_train, timings)
     S, P, L = grid.lam.shape
-    p = data.X_train.shape[-1]
-    coef = fit.coef.reshape(S, P * L, p)
-    intercept = fit.intercept.reshape(S, P * L)
-    train = metrics.regression_errors(coef, intercept, data.X_train, data.y_train)
-    test = metrics.regression_errors(coef, intercept, data.X_test, data.y_test)
+    errs = metrics.clean_errors(_flat(fit.params, S * k), folds.X_val, folds.y_val,
+                                task=data.task, activation=cfg.model.activation)
+    name = CV_METRIC[data.task]
+    e = np.where(fit.status.reshape(S * k, -1) == 2, np.nan, errs[name])  # diverged: no vote
+    return cv.select(e.reshape(S, k, P, L), grid.valid)
+
+
+# the validation error CV minimizes: MSE as LassoCV, log-loss (deviance) as glmnet
+CV_METRIC = {"regression": "mse", "binary": "log_loss", "multiclass": "log_loss"}
+
+
+def _fit_table(cfg: Config, data: Dataset, grid: Grid, fit: backends.FitOutput,
+               selection: cv.Selection | None):
+    S, P, L = grid.lam.shape
+    flat = _flat(fit.params, S)
+    train = metrics.clean_errors(flat, data.X_train, data.y_train, task=data.task,
+                                 activation=cfg.model.activation)
+    test = metrics.clean_errors(flat, data.X_test, data.y_test, task=data.task,
+                                activation=cfg.model.activation)
     s_idx, p_idx, l_idx = np.meshgrid(np.arange(S), np.arange(P), np.arange(L), indexing="ij")
     labels = np.array([pen.label for pen in grid.penalties])
     kinds = np.array([pen.kind for pen in grid.penalties])
     ratios = np.array([pen.l1_ratio for pen in grid.penalties])
-    table = pd.DataFrame(
-        {
-            "dataset": data.name,
-            "model": cfg.model.name,
-            "penalty": labels[p_idx].ravel(),
-            "kind": kinds[p_idx].ravel(),
-            "seed": grid.seeds[s_idx].ravel(),
-            "lam_index": l_idx.ravel(),
-            "lam": grid.lam.ravel(),
-            "lam_ratio": (grid.lam / grid.lam_max[..., None]).ravel(),
-            "l1_ratio": ratios[p_idx].ravel(),
-            "dropout": grid.dropout[p_idx, l_idx].ravel(),
-            "nnz": metrics.nnz(fit.coef).ravel(),
-            "sparsity": metrics.sparsity(fit.coef).ravel(),
-            "objective": fit.objective.ravel(),
-            "gap": fit.gap.ravel(),
-            "rel_gap": fit.rel_gap.ravel(),
-            "n_iter": fit.n_iter.ravel(),
-            "status": np.array(convex.STATUS)[fit.status].ravel(),
-            "train_mse": train.mse.ravel(),
-            "test_mse": test.mse.ravel(),
-            "test_r2": test.r2.ravel(),
-        }
-    )
+    columns = {
+        "dataset": data.name,
+        "task": data.task,
+        "model": cfg.model.name,
+        "solver": np.array(fit.solver)[p_idx].ravel(),
+        "penalty": labels[p_idx].ravel(),
+        "kind": kinds[p_idx].ravel(),
+        "seed": grid.seeds[s_idx].ravel(),
+        "lam_index": l_idx.ravel(),
+        "lam": grid.lam.ravel(),
+        "lam_ratio": (grid.lam / grid.lam_max[..., None]).ravel(),
+        "l1_ratio": ratios[p_idx].ravel(),
+        "dropout": grid.dropout[p_idx, l_idx].ravel(),
+        "nnz": metrics.nnz(fit.params).ravel(),
+        "sparsity": metrics.sparsity(fit.params).ravel(),
+    }
+    if cfg.model.name == "mlp":
+        for i, sp in enumerate(metrics.layer_sparsity(fit.params)):
+            columns[f"sparsity_layer{i}"] = sp.ravel()
+    columns.update({
+        "objective": fit.objective.ravel(),
+        "gap": fit.gap.ravel(),
+        "rel_gap": fit.rel_gap.ravel(),
+        "n_iter": fit.n_iter.ravel(),
+        "status": np.array(STATUS)[fit.status].ravel(),
+    })
+    for name in metrics.ERRORS[data.task]:
+        columns[f"train_{name}"] = train[name].ravel()
+        columns[f"test_{name}"] = test[name].ravel()
+    if selection is not None:
+        columns["cv_error"] = selection.mean.ravel()
+        columns["cv_se"] = selection.se.ravel()
+        columns["cv_best"] = (l_idx == selection.best[..., None]).ravel()
+        columns["cv_1se"] = (l_idx == selection.one_se[..., None]).ravel()
+    table = pd.DataFrame(columns)
     keep = grid.valid[p_idx, l_idx].ravel()
     # penalty-major order: all seeds of a strength together, paths in order
     order = np.lexsort((table["seed"], table["lam_index"], p_idx.ravel()))
     order = order[keep[order]]
-    return (
-        table.iloc[order].reset_index(drop=True),
-        fit.coef.reshape(-1, p)[order],
-        fit.intercept.ravel()[order],
-    )
+    params = jax.tree_util.tree_map(lambda a: a.reshape(S * P * L, *a.shape[3:])[order],
+                                    fit.params)
+    return table.iloc[order].reset_index(drop=True), params
 
 
 def run(cfg: Config) -> RunOutput:
-    """Run one job: load, grid, fit, metrics; return the tables and provenance."""
+    """Run one job: load, grid, fit, cross-validate, metrics; return tables and provenance."""
     t_start = time.perf_counter()
     data = load(cfg)
+    check_task(cfg, data)
     grid = build_grid(cfg, data)
     timings: dict[str, float] = {}
-    s = cfg.solver
-    fit = convex.solve(
-        grid,
-        data.X_train,
-        data.y_train,
-        fit_intercept=cfg.model.fit_intercept,
-        tol=s.tol,
-        max_iter=s.max_iter,
-        check_every=s.check_every,
-        precision=s.precision,
-        timings=timings,
-    )
-    fits, coef, intercept = _fit_table(cfg, data, grid, fit)
+    fit = _fit(cfg, data, grid, data.X_train, data.y_train, timings)
+    selection = cross_validate(cfg, data, grid, timings) if cfg.cv_folds else None
+    fits, params = _fit_table(cfg, data, grid, fit, selection)
     timings["wall_s"] = time.perf_counter() - t_start
+    n, p = data.X_train.shape[1:]
     info = {
         "seeds": [int(x) for x in data.seeds],
-        "precision": s.precision,
-        "solver": {
-            "name": s.name,
-            "form": "gram" if data.X_train.shape[2] <= data.X_train.shape[1] else "design",
-            "algorithm": "fista-restart",
-        },
+        "precision": cfg.solver.precision,
+        "solver": {"name": cfg.solver.name,
+                   "backends": dict(zip([pen.label for pen in grid.penalties], fit.solver,
+                                        strict=True)),
+                   "form": "gram" if p <= n else "design"},
         "jax": {"backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()]},
-        "data": {
-            "name": data.name,
-            "task": data.task,
-            "shape_train": list(data.X_train.shape),
-            "shape_test": list(data.X_test.shape),
-            "hash": results.data_hash(data.X_train, data.y_train, data.X_test, data.y_test),
-        },
+        "data": {"name": data.name, "task": data.task, "shape_train": list(data.X_train.shape),
+                 "shape_test": list(data.X_test.shape), "classes": data.classes,
+                 "hash": results.data_hash(data.X_train, data.y_train, data.X_test, data.y_test)},
+        "cv_folds": cfg.cv_folds,
         "timings": timings,
         "n_fits": int(len(fits)),
     }
-    return RunOutput(fits, coef, intercept, tuple(data.feature_names), info)
+    return RunOutput(fits, params, tuple(data.feature_names), info)
 
 
 def seed_report(out: RunOutput) -> str:
-    """The seed article's printout (coefficient, intercept, MSE) for single-fit runs."""
-    if len(out.fits) != 1:
+    """The seed article's printout (coefficient, intercept, MSE) for single-fit linear runs."""
+    if len(out.fits) != 1 or out.fits["task"][0] != "regression" or len(out.params) != 1:
         return ""
     row = out.fits.iloc[0]
+    coef, intercept = linear_coefficients(out.params)
     mse = row["test_mse"] if np.isfinite(row["test_mse"]) else row["train_mse"]
     return (
-        f"Coefficients: {np.array2string(out.coef[0], precision=10)}\n"
-        f"Intercept: {out.intercept[0]:.10g}\nMean squared error: {mse:.10g}\n"
+        f"Coefficients: {np.array2string(coef[0], precision=10)}\n"
+        f"Intercept: {float(intercept[0]):.10g}\nMean squared error: {mse:.10g}\n"
     )
+
+
+def linear_coefficients(params):
+    """``(coef, intercept)`` of a model without hidden layers, leading axis n_fits.
+
+    coef is (n_fits, p) for one output, (n_fits, p, K) for K classes; intercept (n_fits,) or
+    (n_fits, K). None for MLPs.
+    """
+    if len(params) != 1:
+        return None
+    w, b = params[0]["w"], params[0]["b"]
+    if w.shape[-1] == 1:
+        return w[..., 0], b[..., 0]
+    return w, b
 
 
 def write(out: RunOutput, run_dir: Path, manifest: dict[str, Any]) -> str:
@@ -177,12 +232,12 @@ def write(out: RunOutput, run_dir: Path, manifest: dict[str, Any]) -> str:
     title = f"l1bench — {out.info['data']['name']}, seeds {out.info['seeds']}"
     summary = results.summary_markdown(out.fits, title) + seed_report(out)
     results.write_csv_atomic(run_dir / "fits.csv", out.fits)
-    results.write_npz_atomic(
-        run_dir / "coefs.npz",
-        coef=out.coef,
-        intercept=out.intercept,
-        feature_names=np.array(out.feature_names, dtype=str),
-    )
+    arrays = {f"layer{i}_{k}": v for i, layer in enumerate(out.params) for k, v in layer.items()}
+    linear = linear_coefficients(out.params)
+    if linear is not None:
+        arrays["coef"], arrays["intercept"] = linear
+    names = np.array(out.feature_names, dtype=str)
+    results.write_npz_atomic(run_dir / "coefs.npz", **arrays, feature_names=names)
     results.write_text_atomic(run_dir / "summary.md", summary)
     full = {
         **manifest,

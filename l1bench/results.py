@@ -45,7 +45,18 @@ PACKAGES = (
 
 # columns of the summary: the table that answers "what does sparsity cost, what does it buy"
 SUMMARY_KEYS = ("penalty", "lam_index")
-SUMMARY_VALUES = ("nnz", "sparsity", "train_mse", "test_mse", "test_r2")
+# the value columns summarized when present, and their headers
+SUMMARY_VALUES = {
+    "nnz": "nnz",
+    "sparsity": "sparsity",
+    "train_mse": "train MSE",
+    "test_mse": "test MSE",
+    "test_r2": "test R²",
+    "train_accuracy": "train acc.",
+    "test_accuracy": "test acc.",
+    "test_log_loss": "test log-loss",
+    "cv_error": "CV error",
+}
 
 
 # ------------------------------------------------------------------------------------------
@@ -110,12 +121,15 @@ def mean_ci(values: pd.Series) -> tuple[float, float]:
 def summarize(fits: pd.DataFrame) -> pd.DataFrame:
     """Aggregate converged fits over seeds: one row per penalty and strength index.
 
-    Fits whose status is not ``converged`` are left out of the means and counted in
-    ``n_excluded``.
+    Diverged fits are left out of the means and counted in ``n_excluded``; fits that stopped at
+    their iteration cap (``max_iter``, the normal end of fixed-epoch training) are kept, and
+    counted by status in the summary's header. ``cv_best`` / ``cv_1se`` count the seeds whose
+    cross-validation picked the strength.
     """
+    values = [c for c in SUMMARY_VALUES if c in fits.columns]
     rows = []
     for (penalty, lam_index), g in fits.groupby(list(SUMMARY_KEYS), sort=False):
-        ok = g[g["status"] == "converged"]
+        ok = g[g["status"] != "diverged"]
         row = {
             "penalty": penalty,
             "lam_index": int(lam_index),
@@ -124,8 +138,11 @@ def summarize(fits: pd.DataFrame) -> pd.DataFrame:
             "n_seeds": int(len(ok)),
             "n_excluded": int(len(g) - len(ok)),
         }
-        for col in SUMMARY_VALUES:
+        for col in values:
             row[col], row[f"{col}_ci"] = mean_ci(ok[col])
+        for col in ("cv_best", "cv_1se"):
+            if col in g.columns:
+                row[col] = int(g[col].sum())
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -150,39 +167,27 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 def summary_markdown(fits: pd.DataFrame, title: str) -> str:
     """The human summary of one run (or of merged runs)."""
     summary = summarize(fits)
-    header = [
-        "penalty",
-        "λ",
-        "dropout",
-        "nnz",
-        "sparsity",
-        "train MSE",
-        "test MSE",
-        "test R²",
-        "seeds",
-    ]
+    values = [c for c in SUMMARY_VALUES if c in summary.columns]
+    cv = "cv_best" in summary.columns
+    header = ["penalty", "λ", "dropout", *(SUMMARY_VALUES[c] for c in values), "seeds"]
+    header += ["CV pick (best / 1se)"] if cv else []
     rows = []
-    for r in summary.itertuples():
-        rows.append(
-            [
-                r.penalty,
-                _fmt(r.lam),
-                _fmt(r.dropout),
-                _cell(r.nnz, r.nnz_ci),
-                _cell(r.sparsity, r.sparsity_ci),
-                _cell(r.train_mse, r.train_mse_ci),
-                _cell(r.test_mse, r.test_mse_ci),
-                _cell(r.test_r2, r.test_r2_ci),
-                str(r.n_seeds) + (f" ({r.n_excluded} excluded)" if r.n_excluded else ""),
-            ]
+    for r in summary.to_dict("records"):
+        row = [r["penalty"], _fmt(r["lam"]), _fmt(r["dropout"])]
+        row += [_cell(r[c], r[f"{c}_ci"]) for c in values]
+        row.append(
+            str(r["n_seeds"]) + (f" ({r['n_excluded']} excluded)" if r["n_excluded"] else "")
         )
+        if cv:
+            row.append(f"{r['cv_best']} / {r['cv_1se']}" if r["cv_best"] or r["cv_1se"] else "")
+        rows.append(row)
     counts = fits["status"].value_counts().to_dict()
     status = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
     parts = [
         f"# {title}",
         "",
-        f"{len(fits)} fits ({status}). Means over seeds ± 95% t-interval;",
-        "sparsity is the fraction of exactly-zero coefficients.",
+        f"{len(fits)} fits ({status}). Means over seeds (diverged fits excluded) ± 95% t-interval;",
+        "sparsity is the fraction of exactly-zero weights.",
         "",
         markdown_table(header, rows),
         "",

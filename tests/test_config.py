@@ -23,7 +23,8 @@ def test_every_group_exists_with_options():
 @pytest.mark.parametrize("group", GROUPS)
 def test_every_option_composes_and_validates(group):
     for option in options(group):
-        extra = ["dataset.path=x.csv"] if (group, option) == ("dataset", "file") else []
+        extra = {("dataset", "file"): ["dataset.path=x.csv"],
+                 ("model", "mlp"): ["solver=optax"]}.get((group, option), [])
         cfg = validate(compose_config(f"{group}={option}", *extra))
         assert isinstance(cfg, Config)
 
@@ -72,12 +73,26 @@ def test_wrong_type_fails_at_composition():
     ("penalty.l1.lambda_min_ratio=0", "penalty.l1.lambda_min_ratio"),
     ("penalty.dropout.dropout=[1.0]", "penalty.dropout.dropout"),
     ("penalty.dropout.dropout_mode=gaussian", "penalty.dropout.dropout_mode"),
+    ("model=mlp", "model=mlp needs solver=optax"),
+    ("model.hidden=[4]", "model.hidden"),
+    ("cv_folds=1", "cv_folds"),
+    ("solver=optax penalty.dropout.dropout_mode=marginalized", "marginalized"),
+    ("solver=optax solver.optimizer=rmsprop", "solver.optimizer"),
+    ("solver=optax solver.learning_rate=-1", "solver.learning_rate"),
     ("penalty.l1.kind=l3", "penalty.l1.kind"),
     ("penalty.l1.l1_ratio=0.5", "penalty.l1.l1_ratio"),
 ])
 def test_bad_values_name_the_field_and_choices(override, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
-        validate(compose_config(override))
+        validate(compose_config(*override.split()))
+
+
+@pytest.mark.parametrize("overrides,mode", [((), "marginalized"),
+                                            (("solver=optax",), "stochastic"),
+                                            (("model=logistic",), "stochastic"),
+                                            (("model=mlp", "solver=optax"), "stochastic")])
+def test_dropout_mode_auto_resolves_by_model_and_solver(overrides, mode):
+    assert validate(compose_config(*overrides)).penalty["dropout"].dropout_mode == mode
 
 
 def test_choice_errors_list_allowed_values():

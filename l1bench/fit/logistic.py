@@ -74,7 +74,8 @@ from jax.scipy.special import xlogy
 
 from l1bench.fit import compiled
 from l1bench.fit.convex import STATUS
-from l1bench.penalties import RIDGE_PATH_L1_RATIO, soft_threshold
+from l1bench.grid import lambda_max as grid_lambda_max
+from l1bench.penalties import soft_threshold
 
 __all__ = ["STATUS", "LogisticResult", "fit_grid", "lambda_max", "solve"]
 
@@ -359,27 +360,10 @@ def fit_grid(
 
 
 def lambda_max(X, y, l1_ratio: float, fit_intercept: bool, n_classes: int) -> float:
-    """Smallest λ with ``W = 0`` optimal for the family at ``l1_ratio`` (floored at 1e-3).
-
-    ``‖Xᵀ(p̂ - Y)‖_∞ / (n · max(α, 1e-3))`` with ``Y`` the labels (one-hot for multinomial) and
-    ``p̂`` the intercept-only fit: the class frequencies with an intercept, else 1/2 (binary) or
-    1/K. Plain numpy.
-
-    Args:
-      X: (n, p) design. y: (n,) integer labels.
-      l1_ratio: α of the family.
-      fit_intercept: whether an unpenalized intercept is fitted.
-      n_classes: 2 for binary, K >= 3 for multinomial.
-    """
+    """Smallest λ with ``W = 0`` optimal (see :func:`l1bench.grid.lambda_max`)."""
+    task = "binary" if n_classes == 2 else "multiclass"
     X = np.asarray(X, dtype=float)
-    y = np.asarray(y).astype(int)
-    n = X.shape[0]
-    Y = y[:, None].astype(float) if n_classes == 2 else np.eye(n_classes)[y]
-    if fit_intercept:
-        prior = Y.mean(axis=0)
-    else:
-        prior = np.full(Y.shape[1], 0.5 if n_classes == 2 else 1.0 / n_classes)
-    return float(np.max(np.abs((prior - Y).T @ X)) / (n * max(l1_ratio, RIDGE_PATH_L1_RATIO)))
+    return grid_lambda_max(X, np.asarray(y), l1_ratio, fit_intercept, task, n_classes)
 
 
 def solve(
