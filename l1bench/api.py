@@ -1,14 +1,29 @@
-"""``l1bench.fit``: the grid and the solver without Hydra, on arrays as given."""
+"""``l1bench.fit``: the grid and the fitting backends without Hydra, on arrays as given."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import jax
 import numpy as np
 
-from l1bench.config import DROPOUT_MODES, PENALTY_KINDS, PRECISIONS
-from l1bench.fit import convex
+from l1bench.config import (
+    MODELS,
+    PRECISIONS,
+    SOLVERS,
+    Config,
+    ConfigError,
+    ModelConfig,
+    PenaltyConfig,
+    SolverConfig,
+    _check_combinations,
+    _check_penalty,
+    _choice,
+    _positive,
+)
+from l1bench.fit import backends
+from l1bench.fit.convex import STATUS
 from l1bench.grid import Strengths, make_grid
 from l1bench.penalties import make_penalty
 
@@ -17,15 +32,20 @@ class FitResult(NamedTuple):
     """One fit per strength, strongest first.
 
     Attributes:
-      coef: (L, p) coefficients; exact zeros where the L1 part zeroes a feature.
-      intercept: (L,). lam: (L,) strengths λ. dropout: (L,) dropout rates (NaN unless dropout).
-      objective: (L,) the objective at the solution. gap: (L,) its duality gap.
-      rel_gap: (L,) gap / P(0), the quantity compared with ``tol``.
+      coef: (L, p) coefficients — (L, p, K) for K-class logistic regression; exact zeros where
+        the L1 part zeroes a feature. None for MLPs (see ``params``).
+      intercept: (L,) — (L, K) for K classes. None for MLPs.
+      lam: (L,) strengths λ. dropout: (L,) dropout rates (NaN unless dropout).
+      objective: (L,) the objective at the solution. gap: (L,) its duality gap (exact solvers)
+        or relative KKT measure (optax).
+      rel_gap: (L,) the quantity compared with ``tol``.
       n_iter: (L,) iterations. status: (L,) ``converged`` | ``max_iter`` | ``diverged``.
+      params: the fitted models (:mod:`l1bench.models` layers, leading axis L).
+      classes: the original class labels in index order (classification), else None.
     """
 
-    coef: np.ndarray
-    intercept: np.ndarray
+    coef: np.ndarray | None
+    intercept: np.ndarray | None
     lam: np.ndarray
     dropout: np.ndarray
     objective: np.ndarray
@@ -33,23 +53,39 @@ class FitResult(NamedTuple):
     rel_gap: np.ndarray
     n_iter: np.ndarray
     status: tuple[str, ...]
+    params: Any = None
+    classes: tuple | None = None
 
 
-def _as_xy(X, y) -> tuple[np.ndarray, np.ndarray]:
+def _as_x(X) -> np.ndarray:
     try:
         X = np.asarray(X, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"X and y must be numeric arrays: {err}") from None
+        raise ValueError(f"X must be a numeric array: {err}") from None
     if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(f"X must be a 2-D array (n_samples, n_features), got shape {X.shape}")
-    if y.ndim != 1 or y.shape[0] != X.shape[0]:
-        raise ValueError(f"y must be 1-D with {X.shape[0]} entries (rows of X), got {y.shape}")
-    for name, a in (("X", X), ("y", y)):
-        bad = np.size(a) - np.count_nonzero(np.isfinite(a))
-        if bad:
-            raise ValueError(f"{name} has {bad} NaN or infinite entries; l1bench fits finite data")
-    return X, y
+    bad = X.size - np.count_nonzero(np.isfinite(X))
+    if bad:
+        raise ValueError(f"X has {bad} NaN or infinite entries; l1bench fits finite data")
+    return X
+
+
+def _as_y(y, n: int, classification: bool):
+    y = np.asarray(y)
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(f"y must be 1-D with {n} entries (rows of X), got {y.shape}")
+    if not classification:
+        try:
+            y = y.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError("y must be numeric for regression") from None
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y has NaN or infinite entries; l1bench fits finite data")
+        return y, None
+    classes, codes = np.unique(y, return_inverse=True)
+    if classes.size < 2:
+        raise ValueError(f"classification needs at least 2 classes in y, got {classes.tolist()}")
+    return codes.astype(np.int64), tuple(classes.tolist())
 
 
 def fit(
@@ -61,38 +97,57 @@ def fit(
     lam: Sequence[float] | float | None = None,
     l1_ratio: float | None = None,
     dropout: Sequence[float] | float | None = None,
-    dropout_mode: str = "marginalized",
+    dropout_mode: str = "auto",
     n_lambdas: int = 20,
     lambda_min_ratio: float = 1e-3,
-    tol: float = 1e-8,
+    solver: str | None = None,
+    tol: float | None = None,
     max_iter: int = 20000,
     fit_intercept: bool = True,
     precision: str = "float64",
+    hidden: Sequence[int] = (),
+    activation: str = "relu",
+    optimizer: str = "adam",
+    learning_rate: float = 1e-2,
+    lr_schedule: str = "constant",
+    steps: int = 1000,
+    batch_size: int | None = None,
+    seed: int = 0,
 ) -> FitResult:
-    """Fit a penalized linear model along a path of strengths, exactly, in one compiled call.
+    """Fit a penalized model along a path of strengths in one compiled call.
 
-    The objective is scikit-learn's ElasticNet one (``lam`` is sklearn's ``alpha``)::
+    The linear objective is scikit-learn's ElasticNet one (``lam`` is sklearn's ``alpha``)::
 
         1/(2n) ||y - Xw - b||² + lam * (l1_ratio * ||w||_1 + (1 - l1_ratio)/2 * ||w||²)
 
-    with ``l1_ratio`` = 1 for ``penalty="l1"`` and 0 for ``"l2"``. ``penalty="dropout"`` with
-    ``dropout_mode="marginalized"`` minimizes the exact expected loss under inverted input dropout
-    with rate p, ``1/(2n) ||y - Xw - b||² + (1/2) p/(1-p) Σ_j w_j² mean_i x_ij²``.
-    X and y are used as given (no standardization).
+    with ``l1_ratio`` = 1 for ``penalty="l1"`` and 0 for ``"l2"``; ``model="logistic"`` puts the
+    mean log-loss (binary, or multinomial for K > 2 classes; labels as given, e.g. strings) in
+    place of the squared error, and ``model="mlp"`` trains a multilayer perceptron with the penalty
+    on every layer's weights. ``penalty="dropout"`` with ``dropout_mode="marginalized"`` (linear
+    regression) minimizes the exact expected loss under inverted input dropout with rate p,
+    ``1/(2n) ||y - Xw - b||² + (1/2) p/(1-p) Σ_j w_j² mean_i x_ij²``; ``"stochastic"`` trains with
+    Bernoulli masks (optax); ``"auto"`` picks marginalized where it is exact. X and y are used as
+    given (no standardization).
 
     Args:
-      X: (n_samples, n_features) design. y: (n_samples,) targets.
-      model: ``"linear"``.
+      X: (n_samples, n_features) design. y: (n_samples,) targets or class labels.
+      model: ``linear`` | ``logistic`` | ``mlp``.
       penalty: ``none`` | ``l1`` | ``l2`` | ``elastic_net`` | ``dropout``.
       lam: strengths; if None, a path of ``n_lambdas`` values from lam_max down to
         ``lam_max * lambda_min_ratio``.
-      l1_ratio: mix α for ``elastic_net``.
+      l1_ratio: mix α for ``elastic_net`` (default 0.5).
       dropout: rate(s) p in [0, 1) for ``penalty="dropout"``.
-      dropout_mode: ``marginalized``.
-      tol: stop when the duality gap is at most ``tol * P(0)``.
-      max_iter: iteration cap per strength.
+      dropout_mode: ``auto`` | ``marginalized`` | ``stochastic``.
+      solver: ``convex`` (exact; default for linear and logistic) | ``optax`` (default for mlp)
+        | ``sklearn`` (scikit-learn reference).
+      tol: exact solvers stop when the duality gap is at most ``tol · P(0)`` (default 1e-8); the
+        optax trainer when its relative KKT measure is at most ``tol`` (default 1e-6).
+      max_iter: iteration cap per strength (exact solvers).
       fit_intercept: fit an unpenalized intercept.
       precision: ``float64`` | ``float32``.
+      hidden, activation: MLP hidden widths and nonlinearity.
+      optimizer, learning_rate, lr_schedule, steps, batch_size: the optax trainer's settings.
+      seed: seed of the trainer's random streams (init, minibatches, dropout masks).
 
     Returns:
       A :class:`FitResult`, one row per strength from strongest to weakest.
@@ -101,53 +156,93 @@ def fit(
       >>> res = l1bench.fit(X, y, penalty="l1", lam=[1.0, 0.1])
       >>> res.coef.shape  # (2, n_features)
     """
-    X, y = _as_xy(X, y)
-    if model != "linear":
-        raise ValueError(f"model={model!r} is not supported yet; choose 'linear'")
-    if penalty not in PENALTY_KINDS:
-        raise ValueError(f"penalty={penalty!r}; choose one of {', '.join(PENALTY_KINDS)}")
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if penalty == "dropout":
-        if dropout_mode not in DROPOUT_MODES:
-            raise ValueError(f"dropout_mode={dropout_mode!r}; choose one of marginalized")
-        if dropout_mode != "marginalized":
-            raise ValueError("dropout_mode='stochastic' needs the optax trainer (not built yet)")
-        rates = np.atleast_1d(np.asarray(dropout if dropout is not None else [], dtype=float))
-        if rates.size == 0 or np.any((rates < 0) | (rates >= 1)):
-            raise ValueError(f"dropout={dropout!r}: give one or more rates in [0, 1)")
-        strengths = Strengths(dropout=rates)
-    else:
-        if lam is not None:
-            lam = np.atleast_1d(np.asarray(lam, dtype=float))
-            if lam.size == 0 or not np.all(np.isfinite(lam)) or np.any(lam < 0):
-                raise ValueError(f"lam={lam!r}: give one or more finite strengths >= 0")
-        strengths = Strengths(lam=lam, n_lambdas=n_lambdas, lambda_min_ratio=lambda_min_ratio)
-    if penalty != "elastic_net" and l1_ratio is not None:
-        raise ValueError(f"l1_ratio is only used by penalty='elastic_net' (got {penalty!r})")
-    if not (np.isfinite(tol) and tol > 0):
-        raise ValueError(f"tol={tol!r} must be > 0")
-    pen = make_penalty(penalty, penalty, 0.5 if l1_ratio is None else l1_ratio)
-    grid = make_grid([pen], [strengths], X[None], y[None], [0], fit_intercept=fit_intercept)
-    out = convex.solve(
-        grid,
+    try:
+        _choice("model", model, MODELS)
+        _choice("precision", precision, PRECISIONS)
+        if solver is None:
+            solver = "optax" if model == "mlp" else "convex"
+        _choice("solver", solver, SOLVERS)
+        if tol is None:
+            tol = 1e-6 if solver == "optax" else 1e-8
+        _positive("tol", tol)
+        pen_cfg = PenaltyConfig(
+            kind=penalty,
+            l1_ratio=(0.5 if l1_ratio is None else l1_ratio)
+            if penalty == "elastic_net"
+            else l1_ratio,
+            lam=None if lam is None else [float(v) for v in np.atleast_1d(lam)],
+            n_lambdas=n_lambdas,
+            lambda_min_ratio=lambda_min_ratio,
+            dropout=None if dropout is None else [float(v) for v in np.atleast_1d(dropout)],
+            dropout_mode=dropout_mode,
+        )
+        _check_penalty("penalty", pen_cfg)
+        solver_cfg = SolverConfig(
+            name=solver,
+            tol=tol,
+            max_iter=max_iter,
+            precision=precision,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            lr_schedule=lr_schedule,
+            steps=steps,
+            batch_size=batch_size,
+        )
+        model_cfg = ModelConfig(
+            name=model, fit_intercept=fit_intercept, hidden=list(hidden), activation=activation
+        )
+        _check_combinations(
+            Config(
+                seed=seed,
+                cv_folds=0,
+                penalty={"penalty": pen_cfg},
+                model=model_cfg,
+                solver=solver_cfg,
+            )
+        )
+    except ConfigError as err:
+        msg = str(err).replace("penalty.penalty.kind", "penalty")
+        raise ValueError(msg.replace("penalty.penalty.", "")) from None
+    X = _as_x(X)
+    task_known = model != "mlp"
+    classification = model == "logistic" or (
+        not task_known and not np.issubdtype(np.asarray(y).dtype, np.floating)
+    )
+    y, classes = _as_y(y, X.shape[0], classification)
+    task = "regression" if classes is None else ("binary" if len(classes) == 2 else "multiclass")
+    n_classes = None if classes is None else len(classes)
+    pen = make_penalty(penalty, penalty, pen_cfg.l1_ratio, pen_cfg.dropout_mode)
+    strengths = Strengths(pen_cfg.lam, n_lambdas, lambda_min_ratio, pen_cfg.dropout)
+    grid = make_grid(
+        [pen],
+        [strengths],
         X[None],
         y[None],
+        [seed],
         fit_intercept=fit_intercept,
-        tol=tol,
-        max_iter=max_iter,
-        precision=precision,
+        task=task,
+        n_classes=n_classes,
+    )
+    out = backends.fit(
+        grid, X[None], y[None], task=task, n_classes=n_classes, model=model_cfg, solver=solver_cfg
     )
     keep = grid.valid[0]
-    take = lambda a: a[0, 0][keep]
+    take = lambda a: np.asarray(a)[0, 0][keep]
+    params = jax.tree_util.tree_map(take, out.params)
+    coef = intercept = None
+    if len(params) == 1:
+        w, b = params[0]["w"], params[0]["b"]
+        coef, intercept = (w[..., 0], b[..., 0]) if w.shape[-1] == 1 else (w, b)
     return FitResult(
-        coef=take(out.coef),
-        intercept=take(out.intercept),
+        coef=coef,
+        intercept=intercept,
         lam=grid.lam[0, 0][keep],
         dropout=grid.dropout[0][keep],
         objective=take(out.objective),
         gap=take(out.gap),
         rel_gap=take(out.rel_gap),
         n_iter=take(out.n_iter),
-        status=tuple(convex.STATUS[s] for s in take(out.status)),
+        status=tuple(STATUS[s] for s in take(out.status)),
+        params=params,
+        classes=classes,
     )

@@ -1,0 +1,96 @@
+"""The Python API reaches every model and backend; runs report divergence; no recompiles."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_iris
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+import l1bench
+from l1bench import pipeline
+from l1bench.config import validate
+from l1bench.fit import compiled
+
+from conftest import compose_config
+
+
+def _logistic_objective(X, y01, w, b, lam):
+    z = X @ w + b
+    return np.mean(np.logaddexp(0, z) - y01 * z) + lam * np.abs(w).sum()
+
+
+def test_logistic_with_string_labels_matches_sklearn():
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    labels = np.where(y == 1, "benign", "malignant")
+    res = l1bench.fit(X, labels, model="logistic", penalty="l1", lam=[0.02])
+    assert res.classes == ("benign", "malignant") and res.status == ("converged",)
+    y01 = (labels == "malignant").astype(float)  # index 1 = second class in sorted order
+    ref = LogisticRegression(
+        C=1 / (len(y) * 0.02), l1_ratio=1.0, solver="saga", tol=1e-10, max_iter=100_000
+    ).fit(X, y01)
+    ours = _logistic_objective(X, y01, res.coef[0], res.intercept[0], 0.02)
+    theirs = _logistic_objective(X, y01, ref.coef_[0], ref.intercept_[0], 0.02)
+    assert ours == pytest.approx(theirs, rel=1e-5)
+    np.testing.assert_array_equal(res.coef[0] != 0, ref.coef_[0] != 0)
+
+
+def test_multinomial_shapes():
+    X, y = load_iris(return_X_y=True)
+    res = l1bench.fit(X, y, model="logistic", penalty="l2", n_lambdas=3)
+    assert res.coef.shape == (3, 4, 3) and res.intercept.shape == (3, 3)
+
+
+def test_mlp_and_stochastic_dropout_through_the_api():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 5))
+    y = np.tanh(X[:, 0]) + 0.1 * rng.standard_normal(80)
+    res = l1bench.fit(
+        X, y, model="mlp", hidden=[8], penalty="dropout", dropout=[0.1, 0.3], steps=100
+    )
+    assert res.coef is None and len(res.params) == 2
+    assert res.params[0]["w"].shape == (2, 5, 8)
+    assert all(s in ("converged", "max_iter") for s in res.status)
+    lin = l1bench.fit(X, y, penalty="dropout", dropout=[0.2], dropout_mode="stochastic", steps=50)
+    assert lin.coef.shape == (1, 5)
+
+
+def test_api_rejects_impossible_combinations():
+    X, y = np.ones((10, 2)) + np.arange(20).reshape(10, 2), np.arange(10.0)
+    with pytest.raises(ValueError, match="model=mlp needs solver=optax"):
+        l1bench.fit(X, y, model="mlp", solver="convex")
+    with pytest.raises(ValueError, match="marginalized"):
+        l1bench.fit(
+            X, y, model="logistic", penalty="dropout", dropout=[0.1], dropout_mode="marginalized"
+        )
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        l1bench.fit(X, np.zeros(10), model="logistic")
+
+
+def test_diverging_training_is_reported_and_excluded():
+    cfg = validate(
+        compose_config(
+            "solver=optax",
+            "solver.optimizer=sgd",
+            "penalty=l1",
+            "penalty.l1.n_lambdas=3",
+            "solver.learning_rate=1e6",
+            "solver.steps=50",
+            "cv_folds=0",
+        )
+    )
+    out = pipeline.run(cfg)
+    assert (out.fits["status"] == "diverged").all()
+    summary = pipeline.results.summarize(out.fits)
+    assert (summary["n_excluded"] == 1).all() and summary["test_mse"].isna().all()
+
+
+def test_running_a_grid_twice_does_not_recompile():
+    cfg = validate(compose_config("penalty=l1", "penalty.l1.n_lambdas=4", "cv_folds=0", "seed=11"))
+    pipeline.run(cfg)
+    n = len(compiled._EXECUTABLES)
+    out = pipeline.run(dataclasses.replace(cfg, seed=12))  # new data, same shapes
+    assert len(compiled._EXECUTABLES) == n
+    assert set(out.info["timings"]) >= {"compile_s", "fit_s", "wall_s"}
