@@ -7,6 +7,8 @@ The Python API fits without Hydra::
     res.coef  # (2, n_features)
 """
 
+# imported eagerly: the function l1bench.fit must win over the subpackage l1bench.fit, which
+# importing any backend binds to the same attribute
 from l1bench.api import FitResult, fit
 
 __all__ = ["FitResult", "fit"]

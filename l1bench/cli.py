@@ -1,53 +1,168 @@
 """The ``l1bench`` command: compose the config, run the pipeline, write the run directory.
 
-``l1bench [overrides]`` runs one job (``-m`` for a Hydra multirun sweep). Bad configs and bad
-data stop the job before anything is written, with a message naming the field.
+``l1bench [overrides]`` runs one job (``-m`` for a Hydra multirun sweep);
+``l1bench report PATH... [--out DIR]`` merges run directories into one table.
+
+A job writes ``manifest.json`` with ``status: running`` first and ``complete`` last. Bad configs
+and bad data stop a single run before any table is written (exit 2, a message naming the field).
+Inside a sweep a failing job records ``status: failed`` with the error in its manifest and the
+sweep goes on; the report lists it. With ``resume=true`` a job whose directory already holds a
+complete manifest for the same overrides is skipped.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
+import time
+import traceback
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from l1bench import pipeline
+from l1bench import results
 from l1bench.config import ConfigError, register_configs, validate
 from l1bench.data import DataError
 
 register_configs()
 # jax logs a failed TPU probe at INFO on every start; Hydra would print it
 logging.getLogger("jax._src.xla_bridge").setLevel(logging.WARNING)
+log = logging.getLogger("l1bench")
 
 # the config tree lives at the top of the checkout (l1bench is installed editable)
 CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "configs")
 
 
+def _already_done(run_dir: Path, overrides: list[str]) -> bool:
+    manifest = results.read_manifest(run_dir)
+    return (
+        manifest is not None
+        and manifest.get("status") == "complete"
+        and sorted(manifest.get("overrides", [])) == sorted(overrides)
+    )
+
+
+def _enable_compilation_cache(path: str | None) -> None:
+    if not path:
+        return
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(Path(path).expanduser()))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
 @hydra.main(config_path=CONFIG_DIR, config_name="config", version_base=None)
 def _job(cfg: DictConfig) -> None:
-    try:
-        config = validate(cfg)
-        out = pipeline.run(config)
-    except (ConfigError, DataError) as err:
-        kind = "config" if isinstance(err, ConfigError) else "data"
-        print(f"l1bench: {kind} error: {err}", file=sys.stderr)
-        sys.exit(2)
     hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    overrides = [o for o in hc.overrides.task if not o.startswith("resume=")]
+    multirun = hc.mode == RunMode.MULTIRUN
+    if cfg.get("resume") and _already_done(run_dir, overrides):
+        log.info("skipping %s: already complete (resume=true)", run_dir)
+        return
     manifest = {
         "config": OmegaConf.to_container(cfg, resolve=True),
-        "overrides": list(hc.overrides.task),
-        "job": {"name": hc.job.name, "num": hc.job.get("num"), "mode": str(hc.mode)},
+        "overrides": overrides,
+        "job": {
+            "name": hc.job.name,
+            "num": hc.job.get("num"),
+            "mode": str(hc.mode),
+            "run_dir": str(run_dir),
+        },
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    summary = pipeline.write(out, hc.runtime.output_dir, manifest)
+    results.write_json_atomic(run_dir / "manifest.json", {**manifest, "status": "running"})
+    from l1bench import pipeline  # imports jax: only inside the job process
+
+    try:
+        config = validate(cfg)
+        _enable_compilation_cache(config.compilation_cache)
+        log.info("job %s: %s", hc.job.get("num", 0), " ".join(overrides) or "(defaults)")
+        out = pipeline.run(config)
+        t = out.info["timings"]
+        log.info(
+            "fitted %d fits in %.2f s (compile %.2f s, wall %.2f s)",
+            len(out.fits),
+            t.get("fit_s", 0.0),
+            t.get("compile_s", 0.0),
+            t["wall_s"],
+        )
+        summary = pipeline.write(
+            out,
+            run_dir,
+            {**manifest, "config": config_dict(config), "composed": manifest["config"]},
+        )
+    except (ConfigError, DataError) as err:
+        kind = "config" if isinstance(err, ConfigError) else "data"
+        results.write_json_atomic(
+            run_dir / "manifest.json", {**manifest, "status": "failed", "error": f"{kind}: {err}"}
+        )
+        print(f"l1bench: {kind} error: {err}", file=sys.stderr)
+        if not multirun:
+            sys.exit(2)
+        return
+    except Exception as err:  # a sweep goes on; the report lists the failed job
+        results.write_json_atomic(
+            run_dir / "manifest.json",
+            {
+                **manifest,
+                "status": "failed",
+                "error": f"{type(err).__name__}: {err}",
+                "traceback": traceback.format_exc(),
+            },
+        )
+        if not multirun:
+            raise
+        log.error("job failed: %s: %s (see %s/manifest.json)", type(err).__name__, err, run_dir)
+        return
     print(summary)
-    print(f"results in {hc.runtime.output_dir}")
+    print(f"results in {run_dir}")
+
+
+def config_dict(config) -> dict:
+    """The validated config as plain containers (what the manifest records)."""
+    return OmegaConf.to_container(OmegaConf.structured(config), resolve=True)
+
+
+def report_main(argv: list[str]) -> int:
+    """``l1bench report PATH... [--out DIR]``."""
+    from l1bench.report import write_report
+
+    parser = argparse.ArgumentParser(
+        prog="l1bench report",
+        description="Merge run directories (single runs, sweeps, copies from a cluster) into "
+        "one fits.csv, robustness.csv and summary.md.",
+    )
+    parser.add_argument("paths", nargs="+", help="run directories or folders holding them")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="where to write the merged tables (default: the single PATH, or ./report for several)",
+    )
+    args = parser.parse_args(argv)
+    out = args.out or (args.paths[0] if len(args.paths) == 1 else "report")
+    try:
+        merged = write_report(args.paths, out)
+    except FileNotFoundError as err:
+        print(f"l1bench: {err}", file=sys.stderr)
+        return 2
+    n_rows = len(merged.tables.get("fits.csv", []))
+    print(
+        f"{len(merged.complete)} complete runs ({n_rows} fits), "
+        f"{len(merged.incomplete)} failed or unfinished; tables in {out}"
+    )
+    return 0
 
 
 def main() -> None:
     """Console-script entry point."""
+    if len(sys.argv) > 1 and sys.argv[1] == "report":
+        sys.exit(report_main(sys.argv[2:]))
     _job()
 
 

@@ -113,6 +113,9 @@ class Config:
     seed: int = 0
     n_seeds: int = 1
     cv_folds: int = 5
+    resume: bool = False
+    shard: bool = False
+    compilation_cache: str | None = "~/.cache/l1bench/jax"
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     penalty: dict[str, PenaltyConfig] = field(default_factory=dict)
@@ -232,8 +235,9 @@ def _check_combinations(cfg: Config) -> None:
     if m.name != "mlp" and m.hidden:
         raise ConfigError(f"model.hidden is for model=mlp (model={m.name} has no hidden layers)")
     if m.name == "mlp" and s.name != "optax":
-        raise ConfigError(f"model=mlp needs solver=optax (solver={s.name} fits linear and "
-                          "logistic models only)")
+        raise ConfigError(
+            f"model=mlp needs solver=optax (solver={s.name} fits linear and logistic models only)"
+        )
     if s.name == "optax":
         _choice("solver.optimizer", s.optimizer, OPTIMIZERS)
         _choice("solver.lr_schedule", s.lr_schedule, LR_SCHEDULES)
@@ -254,4 +258,5 @@ def _check_combinations(cfg: Config) -> None:
             raise ConfigError(
                 f"penalty.{label}.dropout_mode=marginalized is the exact expected loss of linear "
                 f"regression, fitted by solver=convex or sklearn (got model={m.name}, "
-                f"solver={s.name}); use dropout_mode=stochastic with solver=optax")
+                f"solver={s.name}); use dropout_mode=stochastic with solver=optax"
+            )

@@ -50,7 +50,7 @@ def fold_indices(n: int, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray
     m = n // k
     out = []
     for i in range(k):
-        val = np.sort(perm[i * m:(i + 1) * m])
+        val = np.sort(perm[i * m : (i + 1) * m])
         train = np.sort(np.setdiff1d(perm, val, assume_unique=True))
         out.append((train, val))
     return out
@@ -61,8 +61,9 @@ def make_folds(X: np.ndarray, y: np.ndarray, k: int, seeds) -> Folds:
     parts = [[], [], [], []]
     for s, seed in enumerate(seeds):
         for train, val in fold_indices(X.shape[1], k, int(seed)):
-            for lst, arr in zip(parts, (X[s][train], y[s][train], X[s][val], y[s][val]),
-                                strict=True):
+            for lst, arr in zip(
+                parts, (X[s][train], y[s][train], X[s][val], y[s][val]), strict=True
+            ):
                 lst.append(arr)
     return Folds(*(np.stack(p) for p in parts))
 

@@ -55,8 +55,14 @@ class Grid(NamedTuple):
     seeds: np.ndarray
 
 
-def lambda_max(X: np.ndarray, y: np.ndarray, l1_ratio: float, fit_intercept: bool,
-               task: str = "regression", n_classes: int | None = None) -> float:
+def lambda_max(
+    X: np.ndarray,
+    y: np.ndarray,
+    l1_ratio: float,
+    fit_intercept: bool,
+    task: str = "regression",
+    n_classes: int | None = None,
+) -> float:
     """Smallest λ with ``w = 0`` optimal for the family at ``l1_ratio`` (floored at 1e-3).
 
     Regression: ``max_j |x_jᵀ(y - ȳ)| / (n·α)`` (uncentred without an intercept).
@@ -92,15 +98,23 @@ def _path(lam_max: float, n_lambdas: int, ratio: float) -> np.ndarray:
 def subgrid(grid: Grid, index: Sequence[int]) -> Grid:
     """The grid restricted to the penalties at ``index`` (same problems and path length)."""
     idx = np.asarray(index, dtype=int)
-    return Grid(tuple(grid.penalties[i] for i in idx), grid.lam[:, idx], grid.valid[idx],
-                grid.dropout[idx], grid.lam_max[:, idx], grid.seeds)
+    return Grid(
+        tuple(grid.penalties[i] for i in idx),
+        grid.lam[:, idx],
+        grid.valid[idx],
+        grid.dropout[idx],
+        grid.lam_max[:, idx],
+        grid.seeds,
+    )
 
 
 def repeat_problems(grid: Grid, k: int) -> Grid:
     """Each problem repeated ``k`` times in place (the folds of a seed share its strengths)."""
-    return grid._replace(lam=np.repeat(grid.lam, k, axis=0),
-                         lam_max=np.repeat(grid.lam_max, k, axis=0),
-                         seeds=np.repeat(grid.seeds, k))
+    return grid._replace(
+        lam=np.repeat(grid.lam, k, axis=0),
+        lam_max=np.repeat(grid.lam_max, k, axis=0),
+        seeds=np.repeat(grid.seeds, k),
+    )
 
 
 def make_grid(
@@ -150,8 +164,12 @@ def make_grid(
             rates.append(np.full(lam.size, np.nan))
             maxima.append(np.full(S, np.nan))
         else:
-            lmax = np.array([lambda_max(X[s], y[s], pen.l1_ratio, fit_intercept, task, n_classes)
-                             for s in range(S)])
+            lmax = np.array(
+                [
+                    lambda_max(X[s], y[s], pen.l1_ratio, fit_intercept, task, n_classes)
+                    for s in range(S)
+                ]
+            )
             paths.append(np.stack([_path(m, st.n_lambdas, st.lambda_min_ratio) for m in lmax]))
             rates.append(np.full(st.n_lambdas, np.nan))
             maxima.append(lmax)

@@ -15,8 +15,11 @@ import numpy as np
 
 from l1bench import models
 
-ERRORS = {"regression": ("mse", "r2"), "binary": ("accuracy", "log_loss"),
-          "multiclass": ("accuracy", "log_loss")}
+ERRORS = {
+    "regression": ("mse", "r2"),
+    "binary": ("accuracy", "log_loss"),
+    "multiclass": ("accuracy", "log_loss"),
+}
 
 
 def nnz(params) -> np.ndarray:
@@ -41,8 +44,9 @@ def layer_sparsity(params) -> list[np.ndarray]:
     out = []
     for w in models.weights(params):
         lead = w.ndim - 2
-        out.append(1.0 - np.count_nonzero(w.reshape(*w.shape[:lead], -1), axis=-1)
-                   / np.prod(w.shape[-2:]))
+        out.append(
+            1.0 - np.count_nonzero(w.reshape(*w.shape[:lead], -1), axis=-1) / np.prod(w.shape[-2:])
+        )
     return out
 
 

@@ -16,8 +16,12 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
-ACTIVATIONS = {"relu": jax.nn.relu, "tanh": jnp.tanh, "gelu": jax.nn.gelu,
-               "sigmoid": jax.nn.sigmoid}
+ACTIVATIONS = {
+    "relu": jax.nn.relu,
+    "tanh": jnp.tanh,
+    "gelu": jax.nn.gelu,
+    "sigmoid": jax.nn.sigmoid,
+}
 TASKS = ("regression", "binary", "multiclass")
 
 
@@ -76,8 +80,10 @@ def apply(params, x, *, activation: str = "relu", dropout_rate=0.0, dropout_key=
     act = ACTIVATIONS[activation]
     stochastic = dropout_key is not None
     if not stochastic and not (isinstance(dropout_rate, (int, float)) and dropout_rate == 0.0):
-        raise ValueError("dropout_rate is set but no dropout_key was given; pass a key to train "
-                         "with dropout, or dropout_rate=0.0 to evaluate")
+        raise ValueError(
+            "dropout_rate is set but no dropout_key was given; pass a key to train "
+            "with dropout, or dropout_rate=0.0 to evaluate"
+        )
     keys = jax.random.split(dropout_key, len(params)) if stochastic else [None] * len(params)
     h = x
     for i, (layer, k) in enumerate(zip(params, keys, strict=True)):

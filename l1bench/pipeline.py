@@ -17,7 +17,7 @@ import pandas as pd
 from l1bench import cv, metrics, results
 from l1bench.config import Config, ConfigError
 from l1bench.data import Dataset, load_dataset
-from l1bench.fit import backends
+from l1bench.fit import backends, compiled
 from l1bench.fit.convex import STATUS
 from l1bench.grid import Grid, Strengths, make_grid, repeat_problems
 from l1bench.penalties import make_penalty
@@ -61,17 +61,25 @@ def n_classes(data: Dataset) -> int | None:
     return None if data.classes is None else len(data.classes)
 
 
-TASK_MODELS = {"linear": ("regression",), "logistic": ("binary", "multiclass"),
-               "mlp": ("regression", "binary", "multiclass")}
+TASK_MODELS = {
+    "linear": ("regression",),
+    "logistic": ("binary", "multiclass"),
+    "mlp": ("regression", "binary", "multiclass"),
+}
 
 
 def check_task(cfg: Config, data: Dataset) -> None:
     """The model must suit the dataset's task (linear: regression; logistic: classification)."""
     if data.task not in TASK_MODELS[cfg.model.name]:
-        want = "model=logistic or model=mlp" if data.task != "regression" else \
-            "model=linear or model=mlp"
-        raise ConfigError(f"model={cfg.model.name} does not fit dataset {data.name}, a "
-                          f"{data.task} task; use {want}")
+        want = (
+            "model=logistic or model=mlp"
+            if data.task != "regression"
+            else "model=linear or model=mlp"
+        )
+        raise ConfigError(
+            f"model={cfg.model.name} does not fit dataset {data.name}, a "
+            f"{data.task} task; use {want}"
+        )
 
 
 def build_grid(cfg: Config, data: Dataset) -> Grid:
@@ -80,14 +88,29 @@ def build_grid(cfg: Config, data: Dataset) -> Grid:
     for label, p in cfg.penalty.items():
         penalties.append(make_penalty(label, p.kind, p.l1_ratio, p.dropout_mode))
         strengths.append(Strengths(p.lam, p.n_lambdas, p.lambda_min_ratio, p.dropout))
-    return make_grid(penalties, strengths, data.X_train, data.y_train, data.seeds,
-                     fit_intercept=cfg.model.fit_intercept, task=data.task,
-                     n_classes=n_classes(data))
+    return make_grid(
+        penalties,
+        strengths,
+        data.X_train,
+        data.y_train,
+        data.seeds,
+        fit_intercept=cfg.model.fit_intercept,
+        task=data.task,
+        n_classes=n_classes(data),
+    )
 
 
 def _fit(cfg: Config, data: Dataset, grid: Grid, X, y, timings) -> backends.FitOutput:
-    return backends.fit(grid, X, y, task=data.task, n_classes=n_classes(data), model=cfg.model,
-                        solver=cfg.solver, timings=timings)
+    return backends.fit(
+        grid,
+        X,
+        y,
+        task=data.task,
+        n_classes=n_classes(data),
+        model=cfg.model,
+        solver=cfg.solver,
+        timings=timings,
+    )
 
 
 def _flat(params, S: int):
@@ -102,8 +125,13 @@ def cross_validate(cfg: Config, data: Dataset, grid: Grid, timings) -> cv.Select
     fgrid = repeat_problems(grid, k)
     fit = _fit(cfg, data, fgrid, folds.X_train, folds.y_train, timings)
     S, P, L = grid.lam.shape
-    errs = metrics.clean_errors(_flat(fit.params, S * k), folds.X_val, folds.y_val,
-                                task=data.task, activation=cfg.model.activation)
+    errs = metrics.clean_errors(
+        _flat(fit.params, S * k),
+        folds.X_val,
+        folds.y_val,
+        task=data.task,
+        activation=cfg.model.activation,
+    )
     name = CV_METRIC[data.task]
     e = np.where(fit.status.reshape(S * k, -1) == 2, np.nan, errs[name])  # diverged: no vote
     return cv.select(e.reshape(S, k, P, L), grid.valid)
@@ -113,14 +141,17 @@ def cross_validate(cfg: Config, data: Dataset, grid: Grid, timings) -> cv.Select
 CV_METRIC = {"regression": "mse", "binary": "log_loss", "multiclass": "log_loss"}
 
 
-def _fit_table(cfg: Config, data: Dataset, grid: Grid, fit: backends.FitOutput,
-               selection: cv.Selection | None):
+def _fit_table(
+    cfg: Config, data: Dataset, grid: Grid, fit: backends.FitOutput, selection: cv.Selection | None
+):
     S, P, L = grid.lam.shape
     flat = _flat(fit.params, S)
-    train = metrics.clean_errors(flat, data.X_train, data.y_train, task=data.task,
-                                 activation=cfg.model.activation)
-    test = metrics.clean_errors(flat, data.X_test, data.y_test, task=data.task,
-                                activation=cfg.model.activation)
+    train = metrics.clean_errors(
+        flat, data.X_train, data.y_train, task=data.task, activation=cfg.model.activation
+    )
+    test = metrics.clean_errors(
+        flat, data.X_test, data.y_test, task=data.task, activation=cfg.model.activation
+    )
     s_idx, p_idx, l_idx = np.meshgrid(np.arange(S), np.arange(P), np.arange(L), indexing="ij")
     labels = np.array([pen.label for pen in grid.penalties])
     kinds = np.array([pen.kind for pen in grid.penalties])
@@ -144,13 +175,15 @@ def _fit_table(cfg: Config, data: Dataset, grid: Grid, fit: backends.FitOutput,
     if cfg.model.name == "mlp":
         for i, sp in enumerate(metrics.layer_sparsity(fit.params)):
             columns[f"sparsity_layer{i}"] = sp.ravel()
-    columns.update({
-        "objective": fit.objective.ravel(),
-        "gap": fit.gap.ravel(),
-        "rel_gap": fit.rel_gap.ravel(),
-        "n_iter": fit.n_iter.ravel(),
-        "status": np.array(STATUS)[fit.status].ravel(),
-    })
+    columns.update(
+        {
+            "objective": fit.objective.ravel(),
+            "gap": fit.gap.ravel(),
+            "rel_gap": fit.rel_gap.ravel(),
+            "n_iter": fit.n_iter.ravel(),
+            "status": np.array(STATUS)[fit.status].ravel(),
+        }
+    )
     for name in metrics.ERRORS[data.task]:
         columns[f"train_{name}"] = train[name].ravel()
         columns[f"test_{name}"] = test[name].ravel()
@@ -164,14 +197,14 @@ def _fit_table(cfg: Config, data: Dataset, grid: Grid, fit: backends.FitOutput,
     # penalty-major order: all seeds of a strength together, paths in order
     order = np.lexsort((table["seed"], table["lam_index"], p_idx.ravel()))
     order = order[keep[order]]
-    params = jax.tree_util.tree_map(lambda a: a.reshape(S * P * L, *a.shape[3:])[order],
-                                    fit.params)
+    params = jax.tree_util.tree_map(lambda a: a.reshape(S * P * L, *a.shape[3:])[order], fit.params)
     return table.iloc[order].reset_index(drop=True), params
 
 
 def run(cfg: Config) -> RunOutput:
     """Run one job: load, grid, fit, cross-validate, metrics; return tables and provenance."""
     t_start = time.perf_counter()
+    compiled.set_sharding(cfg.shard)
     data = load(cfg)
     check_task(cfg, data)
     grid = build_grid(cfg, data)
@@ -184,15 +217,22 @@ def run(cfg: Config) -> RunOutput:
     info = {
         "seeds": [int(x) for x in data.seeds],
         "precision": cfg.solver.precision,
-        "solver": {"name": cfg.solver.name,
-                   "backends": dict(zip([pen.label for pen in grid.penalties], fit.solver,
-                                        strict=True)),
-                   "form": "gram" if p <= n else "design"},
+        "solver": {
+            "name": cfg.solver.name,
+            "backends": dict(zip([pen.label for pen in grid.penalties], fit.solver, strict=True)),
+            "form": "gram" if p <= n else "design",
+        },
         "jax": {"backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()]},
-        "data": {"name": data.name, "task": data.task, "shape_train": list(data.X_train.shape),
-                 "shape_test": list(data.X_test.shape), "classes": data.classes,
-                 "hash": results.data_hash(data.X_train, data.y_train, data.X_test, data.y_test)},
+        "data": {
+            "name": data.name,
+            "task": data.task,
+            "shape_train": list(data.X_train.shape),
+            "shape_test": list(data.X_test.shape),
+            "classes": data.classes,
+            "hash": results.data_hash(data.X_train, data.y_train, data.X_test, data.y_test),
+        },
         "cv_folds": cfg.cv_folds,
+        "shards": compiled.n_shards(len(data.seeds)) if cfg.shard else 1,
         "timings": timings,
         "n_fits": int(len(fits)),
     }

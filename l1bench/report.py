@@ -81,7 +81,7 @@ def merge(paths: Sequence[str | Path]) -> Merged:
                 continue
             df = pd.read_csv(f)
             overrides = _override_columns(r)
-            for k in keys:
+            for k in reversed(keys):
                 df.insert(0, f"override.{k}", overrides.get(k, ""))
             df.insert(0, "run_dir", str(r.path))
             parts.append(df)

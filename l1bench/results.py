@@ -44,7 +44,6 @@ PACKAGES = (
 )
 
 # columns of the summary: the table that answers "what does sparsity cost, what does it buy"
-SUMMARY_KEYS = ("penalty", "lam_index")
 # the value columns summarized when present, and their headers
 SUMMARY_VALUES = {
     "nnz": "nnz",
@@ -97,6 +96,14 @@ def write_npz_atomic(path: Path, **arrays) -> None:
     write_bytes_atomic(path, buf.getvalue())
 
 
+def read_manifest(run_dir: Path) -> dict | None:
+    """The run's manifest, or None when it is missing or unreadable."""
+    try:
+        return json.loads((Path(run_dir) / "manifest.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
 def write_json_atomic(path: Path, obj) -> None:
     """Atomic JSON write, keys sorted, non-finite floats as null-safe strings via ``default``."""
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
@@ -118,8 +125,30 @@ def mean_ci(values: pd.Series) -> tuple[float, float]:
     return float(v.mean()), float(half)
 
 
+def group_keys(fits: pd.DataFrame) -> list[str]:
+    """What distinguishes one summary row from another: everything but the seed.
+
+    dataset, model, task and any swept ``override.*`` column (seed overrides aside) that takes
+    more than one value in the table, then the penalty and the strength index along its path.
+    """
+    keys = []
+    for c in ("dataset", "model", *[c for c in fits.columns if c.startswith("override.")]):
+        shadowed = c.startswith("override.") and c.removeprefix("override.") in fits.columns
+        if (
+            c in fits.columns
+            and c not in SEED_OVERRIDES
+            and not shadowed
+            and fits[c].nunique(dropna=False) > 1
+        ):
+            keys.append(c)
+    return [*keys, "penalty", "lam_index"]
+
+
+SEED_OVERRIDES = ("override.seed", "override.n_seeds", "override.penalty")
+
+
 def summarize(fits: pd.DataFrame) -> pd.DataFrame:
-    """Aggregate converged fits over seeds: one row per penalty and strength index.
+    """Aggregate fits over seeds: one row per configuration, penalty and strength index.
 
     Diverged fits are left out of the means and counted in ``n_excluded``; fits that stopped at
     their iteration cap (``max_iter``, the normal end of fixed-epoch training) are kept, and
@@ -127,17 +156,20 @@ def summarize(fits: pd.DataFrame) -> pd.DataFrame:
     cross-validation picked the strength.
     """
     values = [c for c in SUMMARY_VALUES if c in fits.columns]
+    keys = group_keys(fits)
     rows = []
-    for (penalty, lam_index), g in fits.groupby(list(SUMMARY_KEYS), sort=False):
+    for key, g in fits.groupby(keys, sort=False, dropna=False):
         ok = g[g["status"] != "diverged"]
-        row = {
-            "penalty": penalty,
-            "lam_index": int(lam_index),
-            "lam": float(g["lam"].mean()),
-            "dropout": float(g["dropout"].mean()),
-            "n_seeds": int(len(ok)),
-            "n_excluded": int(len(g) - len(ok)),
-        }
+        row = dict(zip(keys, key, strict=True))
+        row.update(
+            {
+                "lam_index": int(row["lam_index"]),
+                "lam": float(g["lam"].mean()),
+                "dropout": float(g["dropout"].mean()),
+                "n_seeds": int(len(ok)),
+                "n_excluded": int(len(g) - len(ok)),
+            }
+        )
         for col in values:
             row[col], row[f"{col}_ci"] = mean_ci(ok[col])
         for col in ("cv_best", "cv_1se"):
@@ -169,11 +201,19 @@ def summary_markdown(fits: pd.DataFrame, title: str) -> str:
     summary = summarize(fits)
     values = [c for c in SUMMARY_VALUES if c in summary.columns]
     cv = "cv_best" in summary.columns
-    header = ["penalty", "λ", "dropout", *(SUMMARY_VALUES[c] for c in values), "seeds"]
+    extra = [k for k in group_keys(fits) if k not in ("penalty", "lam_index")]
+    header = [
+        *(k.removeprefix("override.") for k in extra),
+        "penalty",
+        "λ",
+        "dropout",
+        *(SUMMARY_VALUES[c] for c in values),
+        "seeds",
+    ]
     header += ["CV pick (best / 1se)"] if cv else []
     rows = []
     for r in summary.to_dict("records"):
-        row = [r["penalty"], _fmt(r["lam"]), _fmt(r["dropout"])]
+        row = [str(r[k]) for k in extra] + [r["penalty"], _fmt(r["lam"]), _fmt(r["dropout"])]
         row += [_cell(r[c], r[f"{c}_ci"]) for c in values]
         row.append(
             str(r["n_seeds"]) + (f" ({r['n_excluded']} excluded)" if r["n_excluded"] else "")

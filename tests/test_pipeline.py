@@ -93,4 +93,6 @@ def test_cli_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, args, messa
     assert res.returncode == 2
     assert message in res.stderr
     assert "Traceback" not in res.stderr
-    assert not (tmp_path / "fits.csv").exists() and not (tmp_path / "manifest.json").exists()
+    assert not (tmp_path / "fits.csv").exists() and not (tmp_path / "summary.md").exists()
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and message.split(": ", 1)[1] in manifest["error"]

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from sklearn import datasets as skd
 
+from l1bench.data.split import Raw, ignores_seed
 
-def _shipped(loader, task):
-    def load(seed: int):
+
+def _shipped(loader, task: str):
+    @ignores_seed
+    def load(seed: int) -> Raw:
         del seed
         bunch = loader()
-        return bunch.data, bunch.target, None, task, tuple(map(str, bunch.feature_names))
+        return Raw(bunch.data, bunch.target, None, task, tuple(map(str, bunch.feature_names)))
 
+    load.__name__ = load.__qualname__ = loader.__name__.removeprefix("load_")
     load.__doc__ = f"scikit-learn's ``{loader.__name__}()`` ({task})."
     return load
 

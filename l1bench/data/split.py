@@ -7,101 +7,159 @@ and what is allowed; nothing lets a numpy or pandas traceback through.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.model_selection import train_test_split
-
-# task inference for files: integer-valued numeric targets with at most this many distinct
-# values (or any non-numeric target) are classification; everything else is regression
-MAX_CLASSES_AUTO = 10
 
 
 class DataError(ValueError):
     """Bad data or data settings; the message says which dataset, which field, what is allowed."""
 
 
-def check_xy(name: str, X, y) -> tuple[np.ndarray, np.ndarray]:
-    """Validate shapes and finiteness; return X as float64 and y as an array."""
+class Raw(NamedTuple):
+    """What a dataset loader returns: one draw of the full, unsplit data.
+
+    Attributes:
+      X: (n, p) features, anything ``np.asarray`` turns into numbers.
+      y: (n,) target: numbers, or any labels for classification.
+      true_coef: (p,) true coefficients in the scale of ``X``, when the loader knows them.
+      task: ``regression`` | ``classification``, or ``auto`` to infer it from ``y``.
+      feature_names: p names; ``None`` means ``x0, x1, ...``.
+      target_name: how error messages name the target (a file's column name).
+    """
+
+    X: Any
+    y: Any
+    true_coef: Any = None
+    task: str = "auto"
+    feature_names: tuple[str, ...] | None = None
+    target_name: str = "y"
+
+
+def ignores_seed(loader: Callable) -> Callable:
+    """Mark a loader whose data does not depend on the seed; it is then called once per load."""
+    loader.ignores_seed = True
+    return loader
+
+
+def _listed(items, limit: int = 10) -> str:
+    items = [str(i) for i in items]
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+def check_xy(name: str, raw: Raw) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+    """Validate shapes and finiteness of X.
+
+    Returns:
+      ``(X, y, feature_names)``: X as float64 (n, p), y as a 1-D array (not yet encoded).
+    """
     try:
-        X = np.asarray(X, dtype=np.float64)
-    except (TypeError, ValueError):
+        X = np.asarray(raw.X, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
         raise DataError(f"dataset {name}: X must be numeric") from None
-    y = np.asarray(y)
+    try:
+        y = np.asarray(raw.y)
+    except (TypeError, ValueError):
+        raise DataError(f"dataset {name}: target {raw.target_name!r} is not an array") from None
     if X.ndim != 2:
         raise DataError(
             f"dataset {name}: X must be 2-D (n_samples, n_features), got shape {X.shape}"
         )
     if X.shape[0] == 0:
-        raise DataError(f"dataset {name}: no rows")
+        raise DataError(f"dataset {name}: X has no rows; at least 2 are needed")
     if X.shape[1] == 0:
-        raise DataError(f"dataset {name}: no feature columns")
+        raise DataError(f"dataset {name}: X has no feature columns")
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
         raise DataError(
-            f"dataset {name}: y must be 1-D with one entry per row of X "
-            f"({X.shape[0]}), got shape {y.shape}"
+            f"dataset {name}: target {raw.target_name!r} must be 1-D with one entry per row of X "
+            f"({X.shape[0]} rows), got shape {y.shape}"
+        )
+    names = raw.feature_names
+    if names is None:
+        names = tuple(f"x{j}" for j in range(X.shape[1]))
+    names = tuple(map(str, names))
+    if len(names) != X.shape[1]:
+        raise DataError(
+            f"dataset {name}: {len(names)} feature names for {X.shape[1]} feature columns"
         )
     bad = ~np.isfinite(X)
     if bad.any():
-        cols = np.flatnonzero(bad.any(axis=0))
+        cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
         raise DataError(
-            f"dataset {name}: X has {int(bad.sum())} NaN or infinite values in "
-            f"columns {', '.join(map(str, cols[:10]))}; clean or impute them first"
+            f"dataset {name}: X has {int(bad.sum())} NaN or infinite values in feature "
+            f"columns {_listed(cols)}; only finite values are allowed (clean or impute them)"
         )
-    return X, y
+    return X, y, names
 
 
-def encode_target(name: str, y: np.ndarray, task: str, y_numeric: bool):
-    """Resolve the task and encode the target.
+def encode_target(name: str, y: np.ndarray, task: str, target_name: str = "y"):
+    """Encode the target for a resolved task.
+
+    Args:
+      name: the dataset, for messages.
+      y: (n,) target as loaded.
+      task: ``regression`` or ``classification``.
+      target_name: the target's name, for messages.
 
     Returns:
       ``(task, y, classes)``: ``task`` is regression | binary | multiclass; for classification
-      ``y`` holds class indices 0..K-1 in ``np.unique`` order and ``classes`` the labels.
+      ``y`` holds int64 class indices 0..K-1 in ``np.unique`` order and ``classes`` the original
+      labels, for regression ``y`` is float64 and ``classes`` is None.
     """
-    if task == "auto":
-        if not y_numeric:
-            task = "classification"
-        else:
-            yf = y.astype(np.float64)
-            integral = np.all(np.isfinite(yf)) and np.all(yf == np.round(yf))
-            few = np.unique(yf[np.isfinite(yf)]).size <= MAX_CLASSES_AUTO
-            task = "classification" if integral and few else "regression"
+    where = f"dataset {name}: target {target_name!r}"
     if task == "regression":
-        if not y_numeric:
-            raise DataError(
-                f"dataset {name}: task=regression needs a numeric target, got {y.dtype}"
-            )
+        if y.dtype.kind not in "iuf":
+            raise DataError(f"{where}: task=regression needs a numeric target, got {y.dtype}")
         y = y.astype(np.float64)
-        if not np.all(np.isfinite(y)):
-            n_bad = int(np.sum(~np.isfinite(y)))
-            raise DataError(f"dataset {name}: the target has {n_bad} NaN or infinite values")
+        n_bad = int(np.sum(~np.isfinite(y)))
+        if n_bad:
+            raise DataError(f"{where} has {n_bad} NaN or infinite values; only finite allowed")
         return "regression", y, None
     if task != "classification":
         raise DataError(f"dataset {name}: task={task!r}; choose auto, regression or classification")
-    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
-        raise DataError(f"dataset {name}: the target has NaN or infinite values")
-    if y.dtype.kind == "O":
-        if any(v is None or (isinstance(v, float) and not np.isfinite(v)) for v in y):
-            raise DataError(f"dataset {name}: the target has missing values")
+    if y.dtype.kind == "f":
+        n_bad = int(np.sum(~np.isfinite(y)))
+        if n_bad:
+            raise DataError(f"{where} has {n_bad} NaN or infinite labels; only finite allowed")
+    elif y.dtype.kind == "O":
+        n_bad = sum(v is None or (isinstance(v, float) and not np.isfinite(v)) for v in y)
+        if n_bad:
+            raise DataError(f"{where} has {n_bad} missing labels")
         y = y.astype(str)
+    elif y.dtype.kind not in "iubUS":
+        raise DataError(f"{where}: labels of dtype {y.dtype} are not supported")
     classes, codes = np.unique(y, return_inverse=True)
     if classes.size < 2:
         raise DataError(
-            f"dataset {name}: classification needs at least 2 classes, the target "
-            f"has only {classes.tolist()}"
+            f"{where}: classification needs at least 2 classes, the target has only "
+            f"{classes.tolist()}"
         )
     kind = "binary" if classes.size == 2 else "multiclass"
-    return kind, codes.astype(np.int64), tuple(classes.tolist())
+    return kind, codes.reshape(-1).astype(np.int64), tuple(classes.tolist())
 
 
 def drop_constant(name: str, X: np.ndarray, names: tuple[str, ...]):
-    """Drop zero-variance columns with a warning naming them; error if none are left."""
+    """Drop zero-variance columns (over all rows) with a warning naming them.
+
+    Returns:
+      ``(X, names, keep)`` with ``keep`` the boolean mask of kept columns.
+
+    Raises:
+      DataError: if every feature is constant.
+    """
     const = np.all(X == X[:1], axis=0)
     if const.all():
-        raise DataError(f"dataset {name}: every feature is constant; nothing to fit")
+        raise DataError(
+            f"dataset {name}: every feature column is constant ({_listed(names)}); "
+            "at least one must vary"
+        )
     if const.any():
         dropped = [names[j] for j in np.flatnonzero(const)]
         warnings.warn(
-            f"dataset {name}: dropping constant features {', '.join(dropped)}", stacklevel=3
+            f"dataset {name}: dropping constant features {_listed(dropped, 20)}", stacklevel=3
         )
         keep = ~const
         return X[:, keep], tuple(n for n, k in zip(names, keep, strict=True) if k), keep
@@ -112,13 +170,16 @@ def split(name: str, X, y, *, seed: int, test_size: float, stratify: bool):
     """Deterministic train/test split (``random_state=seed``); ``test_size=0`` keeps all rows.
 
     Each part needs at least 2 rows; a stratified split needs every class in both parts.
+
+    Returns:
+      ``(X_train, y_train, X_test, y_test)``.
     """
     n = X.shape[0]
     if test_size == 0:
         if n < 2:
             raise DataError(f"dataset {name}: needs at least 2 rows, has {n}")
         return X, y, X[:0], y[:0]
-    n_test = int(np.ceil(test_size * n))
+    n_test = int(np.ceil(test_size * n))  # sklearn's rounding
     n_train = n - n_test
     if n_test < 2 or n_train < 2:
         raise DataError(
@@ -130,8 +191,9 @@ def split(name: str, X, y, *, seed: int, test_size: float, stratify: bool):
         k = counts.size
         if counts.min() < 2 or n_test < k or n_train < k:
             raise DataError(
-                f"dataset {name}: a stratified split needs every class in both parts; class "
-                f"counts are {counts.tolist()} with {n_train} train / {n_test} test rows"
+                f"dataset {name}: a stratified split needs every class in both train and test "
+                f"(each class at least 2 rows, each part at least {k} rows); class counts are "
+                f"{counts.tolist()} with {n_train} train / {n_test} test rows"
             )
     try:
         Xtr, Xte, ytr, yte = train_test_split(
@@ -143,7 +205,9 @@ def split(name: str, X, y, *, seed: int, test_size: float, stratify: bool):
 
 
 def standardize(X_train: np.ndarray, X_test: np.ndarray):
-    """Zero mean, unit std (ddof=0) fitted on the train part; columns constant there keep scale 1.
+    """Zero mean, unit std (``np.std``, ddof=0) fitted on the train part, applied to both.
+
+    A column constant on the train part (though not on all rows) keeps scale 1.
 
     Returns:
       ``(X_train, X_test, offset, scale)``.

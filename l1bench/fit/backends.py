@@ -49,8 +49,9 @@ def _linear_params(coef: np.ndarray, intercept: np.ndarray, multiclass: bool):
 
 
 def _exact(grid: Grid, X, y, *, task, n_classes, model, solver, timings) -> FitOutput:
-    kw = dict(fit_intercept=model.fit_intercept, tol=solver.tol, max_iter=solver.max_iter,
-              timings=timings)
+    kw = dict(
+        fit_intercept=model.fit_intercept, tol=solver.tol, max_iter=solver.max_iter, timings=timings
+    )
     if solver.name == "sklearn":
         from l1bench.fit import reference
 
@@ -58,16 +59,31 @@ def _exact(grid: Grid, X, y, *, task, n_classes, model, solver, timings) -> FitO
     elif task == "regression":
         from l1bench.fit import convex
 
-        out = convex.solve(grid, X, y, check_every=solver.check_every,
-                           precision=solver.precision, **kw)
+        out = convex.solve(
+            grid, X, y, check_every=solver.check_every, precision=solver.precision, **kw
+        )
     else:
         from l1bench.fit import logistic
 
-        out = logistic.solve(grid, X, y, n_classes=n_classes, check_every=solver.check_every,
-                             precision=solver.precision, **kw)
+        out = logistic.solve(
+            grid,
+            X,
+            y,
+            n_classes=n_classes,
+            check_every=solver.check_every,
+            precision=solver.precision,
+            **kw,
+        )
     params = _linear_params(out.coef, out.intercept, task == "multiclass")
-    return FitOutput(params, out.objective, out.gap, out.rel_gap, out.n_iter, out.status,
-                     (solver.name,) * len(grid.penalties))
+    return FitOutput(
+        params,
+        out.objective,
+        out.gap,
+        out.rel_gap,
+        out.n_iter,
+        out.status,
+        (solver.name,) * len(grid.penalties),
+    )
 
 
 def _trained(grid: Grid, X, y, *, task, n_classes, model, solver, timings) -> FitOutput:
@@ -77,15 +93,36 @@ def _trained(grid: Grid, X, y, *, task, n_classes, model, solver, timings) -> Fi
     rates = np.where([[p.stochastic] for p in grid.penalties], rates, 0.0)
     exact_tol = solver.name != "optax"  # exact solvers' tol (1e-8) is not a trainer's tol
     out = trainer.train_grid(
-        X, y, task=task, hidden=tuple(model.hidden), activation=model.activation,
-        lam=grid.lam, l1_ratio=np.array([p.l1_ratio for p in grid.penalties]), dropout=rates,
-        seeds=grid.seeds, optimizer=solver.optimizer, learning_rate=solver.learning_rate,
-        lr_schedule=solver.lr_schedule, steps=solver.steps, batch_size=solver.batch_size,
-        fit_intercept=model.fit_intercept, tol=1e-6 if exact_tol else solver.tol,
-        check_every=50 if exact_tol else solver.check_every, precision=solver.precision,
-        n_classes=n_classes if task == "multiclass" else None, timings=timings)
-    return FitOutput(out.params, out.objective, out.kkt, out.kkt, out.n_iter, out.status,
-                     ("optax",) * len(grid.penalties))
+        X,
+        y,
+        task=task,
+        hidden=tuple(model.hidden),
+        activation=model.activation,
+        lam=grid.lam,
+        l1_ratio=np.array([p.l1_ratio for p in grid.penalties]),
+        dropout=rates,
+        seeds=grid.seeds,
+        optimizer=solver.optimizer,
+        learning_rate=solver.learning_rate,
+        lr_schedule=solver.lr_schedule,
+        steps=solver.steps,
+        batch_size=solver.batch_size,
+        fit_intercept=model.fit_intercept,
+        tol=1e-6 if exact_tol else solver.tol,
+        check_every=50 if exact_tol else solver.check_every,
+        precision=solver.precision,
+        n_classes=n_classes if task == "multiclass" else None,
+        timings=timings,
+    )
+    return FitOutput(
+        out.params,
+        out.objective,
+        out.kkt,
+        out.kkt,
+        out.n_iter,
+        out.status,
+        ("optax",) * len(grid.penalties),
+    )
 
 
 def _concat(parts: list[tuple[np.ndarray, FitOutput]]) -> FitOutput:
@@ -99,14 +136,25 @@ def _concat(parts: list[tuple[np.ndarray, FitOutput]]) -> FitOutput:
         return np.concatenate(leaves, axis=1)[:, order]
 
     params = jax.tree_util.tree_map(cat, *[o.params for o in outs])
-    arrays = [cat(*[getattr(o, f) for o in outs])
-              for f in ("objective", "gap", "rel_gap", "n_iter", "status")]
+    arrays = [
+        cat(*[getattr(o, f) for o in outs])
+        for f in ("objective", "gap", "rel_gap", "n_iter", "status")
+    ]
     solvers = sum((o.solver for o in outs), ())
     return FitOutput(params, *arrays, tuple(solvers[i] for i in order))
 
 
-def fit(grid: Grid, X, y, *, task: str, n_classes: int | None, model, solver,
-        timings: dict | None = None) -> FitOutput:
+def fit(
+    grid: Grid,
+    X,
+    y,
+    *,
+    task: str,
+    n_classes: int | None,
+    model,
+    solver,
+    timings: dict | None = None,
+) -> FitOutput:
     """Fit every point of ``grid`` on (S, n, p) designs with the backend each penalty needs.
 
     Args:
@@ -117,8 +165,11 @@ def fit(grid: Grid, X, y, *, task: str, n_classes: int | None, model, solver,
       solver: a ``SolverConfig``.
       timings: compile/fit seconds are added to it.
     """
-    trained = [i for i, p in enumerate(grid.penalties)
-               if p.stochastic or solver.name == "optax" or model.name == "mlp"]
+    trained = [
+        i
+        for i, p in enumerate(grid.penalties)
+        if p.stochastic or solver.name == "optax" or model.name == "mlp"
+    ]
     exact = [i for i in range(len(grid.penalties)) if i not in trained]
     kw = dict(task=task, n_classes=n_classes, model=model, solver=solver, timings=timings)
     if model.name == "mlp" and task == "multiclass" and n_classes is None:

@@ -258,5 +258,5 @@ def solve(
         jnp.asarray(max_iter, jnp.int32),
     )
     statics = dict(fit_intercept=bool(fit_intercept), use_gram=p <= n, check_every=int(check_every))
-    out = compiled.call(fit_grid, args, statics, timings=timings)
+    out = compiled.call(fit_grid, args, statics, timings=timings, batch_argnums=(0, 1, 2))
     return ConvexResult(*(np.asarray(a) for a in out))

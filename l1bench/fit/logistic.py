@@ -412,5 +412,5 @@ def solve(
     statics = dict(
         n_classes=int(n_classes), fit_intercept=bool(fit_intercept), check_every=int(check_every)
     )
-    out = compiled.call(fit_grid, args, statics, timings=timings)
+    out = compiled.call(fit_grid, args, statics, timings=timings, batch_argnums=(0, 1, 2))
     return LogisticResult(*(np.asarray(a) for a in out))

@@ -358,7 +358,10 @@ def train_grid(
         jnp.asarray(learning_rate, dtype),
         jnp.asarray(tol, dtype),
     )
-    out = compiled.call(_fit_grid_jit, args, {"cfg": _Static(cfg)}, timings=timings)
+    batch = (0, 1, 2, 5) if X.ndim == 3 else (2, 5)  # X, y, lam, seeds carry the S axis
+    out = compiled.call(
+        _fit_grid_jit, args, {"cfg": _Static(cfg)}, timings=timings, batch_argnums=batch
+    )
     params, objective, kkt, n_iter, status = out
     params = jax.tree_util.tree_map(np.asarray, params)
     return TrainResult(params, *(np.asarray(a) for a in (objective, kkt, n_iter, status)))
