@@ -82,11 +82,20 @@ class PenaltyConfig:
 
 @dataclass
 class NoiseConfig:
-    """Evaluation-time noise suite (filled in by the noise stage)."""
+    """Evaluation-time noise suite: ``models`` maps a noise model's name to ``{levels: [...],
+    **options}`` (see ``l1bench.noise``); ``draws`` random draws per level."""
 
-    levels: list[float] = field(default_factory=list)
-    draws: int = 0
+    draws: int = 10
     models: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainNoiseConfig:
+    """Corrupt the *training* data before fitting (inputs or labels; ``name`` null = off)."""
+
+    name: str | None = None
+    level: float = 0.0
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -120,6 +129,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     penalty: dict[str, PenaltyConfig] = field(default_factory=dict)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
+    train_noise: TrainNoiseConfig = field(default_factory=TrainNoiseConfig)
     solver: SolverConfig = field(default_factory=SolverConfig)
 
 
@@ -223,7 +233,34 @@ def validate(cfg: DictConfig | Config) -> Config:
     for label, p in cfg.penalty.items():
         _check_penalty(label, p)
     _check_combinations(cfg)
+    _check_noise(cfg)
     return cfg
+
+
+def _check_noise(cfg: Config) -> None:
+    """Noise settings, before any data is loaded (task-specific checks follow in the pipeline)."""
+    from l1bench.noise import NOISE_MODELS, check_entry, check_suite
+
+    depth = len(cfg.model.hidden) + 1
+    try:
+        check_suite(cfg.noise.models, cfg.noise.draws, task=None, depth=depth)
+        tn = cfg.train_noise
+        if tn.name is not None:
+            if tn.name not in NOISE_MODELS or NOISE_MODELS[tn.name].target not in (
+                "inputs",
+                "labels",
+            ):
+                usable = [k for k, m in NOISE_MODELS.items() if m.target in ("inputs", "labels")]
+                raise ValueError(f"train_noise.name={tn.name!r}; choose one of {', '.join(usable)}")
+            check_entry(
+                tn.name,
+                {"levels": [tn.level], **tn.options},
+                task=None,
+                depth=depth,
+                path="train_noise",
+            )
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 def _check_combinations(cfg: Config) -> None:

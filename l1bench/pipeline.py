@@ -14,7 +14,7 @@ import jax
 import numpy as np
 import pandas as pd
 
-from l1bench import cv, metrics, results
+from l1bench import cv, metrics, noise, results, robustness
 from l1bench.config import Config, ConfigError
 from l1bench.data import Dataset, load_dataset
 from l1bench.fit import backends, compiled
@@ -32,12 +32,14 @@ class RunOutput(NamedTuple):
         row-aligned with ``fits``.
       feature_names: the p feature names.
       info: provenance and timings for the manifest.
+      robustness: one row per fit × noise model × level (None without a noise suite).
     """
 
     fits: pd.DataFrame
     params: Any
     feature_names: tuple[str, ...]
     info: dict[str, Any]
+    robustness: pd.DataFrame | None = None
 
 
 def load(cfg: Config) -> Dataset:
@@ -80,6 +82,69 @@ def check_task(cfg: Config, data: Dataset) -> None:
             f"model={cfg.model.name} does not fit dataset {data.name}, a "
             f"{data.task} task; use {want}"
         )
+
+
+TRAIN_NOISE_STREAM = 5  # a seed's key stream for train-time corruption
+
+
+def corrupt_training_data(cfg: Config, data: Dataset) -> Dataset:
+    """Apply ``train_noise`` (an input or label noise model) to each seed's training part."""
+    tn = cfg.train_noise
+    if tn.name is None:
+        return data
+    entry = noise.check_entry(tn.name, {"levels": [tn.level], **tn.options}, task=data.task,
+                              depth=len(cfg.model.hidden) + 1, path="train_noise")
+    Xs, ys = [], []
+    for s, seed in enumerate(data.seeds):
+        key = jax.random.fold_in(jax.random.key(seed), TRAIN_NOISE_STREAM)
+        X, y, _ = entry.model.fn(key, jax.numpy.asarray(data.X_train[s]),
+                                 jax.numpy.asarray(data.y_train[s], jax.numpy.float64), None,
+                                 tn.level, task=data.task, n_classes=n_classes(data) or 2,
+                                 **entry.options)
+        Xs.append(np.asarray(X))
+        ys.append(np.asarray(y).astype(data.y_train.dtype))
+    return data._replace(X_train=np.stack(Xs), y_train=np.stack(ys))
+
+
+# the error the robustness tables report: MSE (regression), accuracy (classification)
+PRIMARY = {"regression": "mse", "binary": "accuracy", "multiclass": "accuracy"}
+ID_COLUMNS = ("dataset", "task", "model", "solver", "penalty", "kind", "seed", "lam_index",
+              "lam", "l1_ratio", "dropout", "nnz", "sparsity", "status")
+
+
+def _robustness_table(cfg: Config, data: Dataset, grid: Grid, fit: backends.FitOutput,
+                      fits: pd.DataFrame) -> pd.DataFrame | None:
+    """One row per (fit, noise model, level): mean and sd over draws of every error metric."""
+    suite = noise.check_suite(cfg.noise.models, cfg.noise.draws, task=data.task,
+                              depth=len(fit.params))
+    if not suite:
+        return None
+    if data.X_test.shape[1] == 0:
+        raise ConfigError("the noise suite needs a test set: set dataset.test_size > 0 or "
+                          "noise=none")
+    S, P, L = grid.lam.shape
+    evaluated = robustness.evaluate(_flat(fit.params, S), data.X_test, data.y_test, data.seeds,
+                                    suite, draws=cfg.noise.draws, task=data.task,
+                                    activation=cfg.model.activation, n_classes=n_classes(data))
+    primary = PRIMARY[data.task]
+    ids = fits[[*ID_COLUMNS, "_flat", f"test_{primary}"]].rename(
+        columns={f"test_{primary}": "clean_error"})
+    parts = []
+    for ne in evaluated:
+        errs = {k: v.reshape(S * P * L, len(ne.levels), -1)[ids["_flat"]]
+                for k, v in ne.errors.items()}
+        for li, level in enumerate(ne.levels):
+            part = ids.drop(columns="_flat").assign(noise=ne.name, level=level, metric=primary)
+            vals = errs[primary][:, li]
+            part["error"] = vals.mean(axis=-1)
+            part["error_sd"] = vals.std(axis=-1, ddof=1) if vals.shape[-1] > 1 else np.nan
+            part["draws"] = vals.shape[-1]
+            part["degradation"] = robustness.degradation(part["error"], part["clean_error"])
+            for k, v in errs.items():
+                if k != primary:
+                    part[f"error_{k}"] = v[:, li].mean(axis=-1)
+            parts.append(part)
+    return pd.concat(parts, ignore_index=True)
 
 
 def build_grid(cfg: Config, data: Dataset) -> Grid:
@@ -192,6 +257,12 @@ def _fit_table(
         columns["cv_se"] = selection.se.ravel()
         columns["cv_best"] = (l_idx == selection.best[..., None]).ravel()
         columns["cv_1se"] = (l_idx == selection.one_se[..., None]).ravel()
+    if data.true_coef is not None and len(fit.params) == 1 and data.task != "multiclass":
+        coef = fit.params[0]["w"][..., 0]  # (S, P, L, p)
+        prec, rec, f1 = robustness.support_recovery(coef, data.true_coef[:, None, None, :])
+        columns.update(support_precision=prec.ravel(), support_recall=rec.ravel(),
+                       support_f1=f1.ravel())
+    columns["_flat"] = np.arange(S * P * L)
     table = pd.DataFrame(columns)
     keep = grid.valid[p_idx, l_idx].ravel()
     # penalty-major order: all seeds of a strength together, paths in order
@@ -205,13 +276,17 @@ def run(cfg: Config) -> RunOutput:
     """Run one job: load, grid, fit, cross-validate, metrics; return tables and provenance."""
     t_start = time.perf_counter()
     compiled.set_sharding(cfg.shard)
-    data = load(cfg)
+    data = corrupt_training_data(cfg, load(cfg))
     check_task(cfg, data)
     grid = build_grid(cfg, data)
     timings: dict[str, float] = {}
     fit = _fit(cfg, data, grid, data.X_train, data.y_train, timings)
     selection = cross_validate(cfg, data, grid, timings) if cfg.cv_folds else None
     fits, params = _fit_table(cfg, data, grid, fit, selection)
+    t_noise = time.perf_counter()
+    robust = _robustness_table(cfg, data, grid, fit, fits)
+    timings["robustness_s"] = time.perf_counter() - t_noise
+    fits = fits.drop(columns="_flat")
     timings["wall_s"] = time.perf_counter() - t_start
     n, p = data.X_train.shape[1:]
     info = {
@@ -236,7 +311,7 @@ def run(cfg: Config) -> RunOutput:
         "timings": timings,
         "n_fits": int(len(fits)),
     }
-    return RunOutput(fits, params, tuple(data.feature_names), info)
+    return RunOutput(fits, params, tuple(data.feature_names), info, robust)
 
 
 def seed_report(out: RunOutput) -> str:
@@ -270,8 +345,12 @@ def write(out: RunOutput, run_dir: Path, manifest: dict[str, Any]) -> str:
     """Write the run's files (manifest last, atomically) and return the summary text."""
     run_dir = Path(run_dir)
     title = f"l1bench — {out.info['data']['name']}, seeds {out.info['seeds']}"
-    summary = results.summary_markdown(out.fits, title) + seed_report(out)
+    summary, latex = results.run_summary(out.fits, out.robustness, title)
+    summary += seed_report(out)
     results.write_csv_atomic(run_dir / "fits.csv", out.fits)
+    if out.robustness is not None:
+        results.write_csv_atomic(run_dir / "robustness.csv", out.robustness)
+    results.write_text_atomic(run_dir / "summary.tex", latex)
     arrays = {f"layer{i}_{k}": v for i, layer in enumerate(out.params) for k, v in layer.items()}
     linear = linear_coefficients(out.params)
     if linear is not None:

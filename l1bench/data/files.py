@@ -4,6 +4,12 @@
   feature and must be numeric (booleans count as numeric).
 * ``.npz``: arrays ``X`` (n, p) and ``y`` (n,); or, with ``target``, arrays ``X`` and the array
   named by ``target``.
+
+Task inference (``task="auto"``, see :func:`infer_task`): a target that is not numeric
+(strings, booleans, mixed objects) is classification; a numeric target whose values are all
+integers and take at most ``MAX_CLASSES_AUTO`` (10) distinct values is classification; any other
+numeric target (non-integer values, or more than 10 distinct integers) is regression. Give
+``task="regression"`` or ``task="classification"`` to override it.
 """
 
 from __future__ import annotations
@@ -13,97 +19,133 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from l1bench.data.split import DataError, Raw, ignores_seed
+
 SUFFIXES = (".csv", ".parquet", ".npz")
+MAX_CLASSES_AUTO = 10
 
 
-class FileProblem(ValueError):
-    """A file cannot be read as a dataset (wrapped into DataError by the caller)."""
+def infer_task(y: np.ndarray) -> str:
+    """``classification`` or ``regression`` for a target of unknown task (rule above)."""
+    if y.dtype.kind not in "iuf":
+        return "classification"
+    values = y[np.isfinite(y)] if y.dtype.kind == "f" else y
+    integral = bool(np.all(values == np.round(values)))
+    few = np.unique(values).size <= MAX_CLASSES_AUTO
+    return "classification" if integral and few else "regression"
+
+
+def _problem(message: str) -> DataError:
+    return DataError(f"dataset file: {message}")
 
 
 def _read_table(path: Path) -> pd.DataFrame:
+    """Read a csv or parquet table; a csv's raw header is kept (pandas renames duplicates)."""
     try:
         if path.suffix == ".csv":
-            return pd.read_csv(path)
+            table = pd.read_csv(path)
+            header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
+            raw = [str(c) for c in header.iloc[0]] if len(header) else []
+            if len(raw) == table.shape[1]:  # an empty name keeps pandas' "Unnamed: j"
+                table.columns = [r or str(c) for r, c in zip(raw, table.columns, strict=True)]
+            return table
         return pd.read_parquet(path)
     except pd.errors.EmptyDataError:
-        raise FileProblem(f"{path} is empty") from None
-    except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as err:
-        raise FileProblem(f"{path} could not be read as {path.suffix[1:]}: {err}") from None
-    except Exception as err:  # pyarrow raises its own error types for corrupt files
-        raise FileProblem(f"{path} could not be read as {path.suffix[1:]}: {err}") from None
+        raise _problem(f"{path} is empty") from None
+    except Exception as err:  # parsers (pandas, pyarrow) raise many error types on bad bytes
+        reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        raise _problem(f"{path} could not be read as {path.suffix[1:]}: {reason}") from None
 
 
-def load_file(path: str | Path | None, target: str | None):
-    """Read a user file into ``(X, y, feature_names, y_is_numeric)``.
+def _is_numeric(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
+
+
+def _target_array(column: pd.Series) -> np.ndarray:
+    """Numeric targets become float64 (missing → NaN), booleans bool, anything else object."""
+    if pd.api.types.is_bool_dtype(column):
+        if column.isna().any():
+            return column.to_numpy(dtype=object)
+        return column.to_numpy(dtype=bool)
+    if pd.api.types.is_numeric_dtype(column):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return column.to_numpy(dtype=object)
+
+
+@ignores_seed
+def from_file(seed: int, *, path: str | Path | None, target: str | None) -> Raw:
+    """Read a user file (csv, parquet, npz) into a :class:`~l1bench.data.split.Raw`.
+
+    Args:
+      seed: unused; the file is the same for every seed.
+      path: the file; its suffix picks the reader.
+      target: the target column (tables) or array (npz, default ``y``).
 
     Raises:
-      FileProblem: naming what is wrong (missing file, suffix, target column, non-numeric
+      DataError: naming what is wrong (missing file, suffix, target column, non-numeric
         feature columns, no rows, no features).
     """
+    del seed
     if path is None or str(path).strip() in ("", "???"):
-        raise FileProblem("dataset.path is required for dataset=file")
+        raise _problem("dataset.path is required for dataset=file (a .csv, .parquet or .npz)")
     path = Path(path)
     if path.suffix not in SUFFIXES:
-        raise FileProblem(
+        raise _problem(
             f"{path}: unsupported suffix {path.suffix!r}; use one of {', '.join(SUFFIXES)}"
         )
     if not path.is_file():
-        raise FileProblem(f"{path}: no such file")
+        raise _problem(f"{path}: no such file")
     if path.suffix == ".npz":
         return _load_npz(path, target)
     table = _read_table(path)
+    columns = [str(c) for c in table.columns]
     if target is None:
-        raise FileProblem(
-            f"{path}: dataset.target must name the target column; columns are "
-            f"{', '.join(map(str, table.columns))}"
+        raise _problem(
+            f"{path}: dataset.target must name the target column; columns are {', '.join(columns)}"
         )
-    if target not in table.columns:
-        raise FileProblem(
-            f"{path}: target column {target!r} not found; columns are "
-            f"{', '.join(map(str, table.columns))}"
+    if str(target) not in columns:
+        raise _problem(
+            f"{path}: target column {target!r} not found; columns are {', '.join(columns)}"
         )
+    if len(set(columns)) != len(columns):
+        dup = sorted({c for c in columns if columns.count(c) > 1})
+        raise _problem(f"{path}: duplicated column names {', '.join(dup)}; names must be unique")
+    table.columns = columns
     if len(table) == 0:
-        raise FileProblem(f"{path}: the file has no rows")
-    features = table.drop(columns=[target])
+        raise _problem(f"{path}: the file has no rows")
+    features = table.drop(columns=[str(target)])
     if features.shape[1] == 0:
-        raise FileProblem(f"{path}: no feature columns besides the target {target!r}")
-    bad = [
-        str(c)
-        for c in features.columns
-        if not (
-            pd.api.types.is_numeric_dtype(features[c]) or pd.api.types.is_bool_dtype(features[c])
-        )
-    ]
+        raise _problem(f"{path}: no feature columns besides the target {target!r}")
+    bad = [c for c in features.columns if not _is_numeric(features[c])]
     if bad:
-        raise FileProblem(
-            f"{path}: non-numeric feature columns {', '.join(bad)}; encode them "
-            "as numbers or drop them"
+        raise _problem(
+            f"{path}: non-numeric feature columns {', '.join(bad)}; encode them as numbers or "
+            "drop them"
         )
-    y = table[target]
-    numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
-    X = features.to_numpy(dtype=np.float64)
-    y = y.to_numpy()
-    return X, y, tuple(map(str, features.columns)), numeric
+    X = features.to_numpy(dtype=np.float64, na_value=np.nan)
+    y = _target_array(table[str(target)])
+    return Raw(X, y, None, "auto", tuple(features.columns), str(target))
 
 
-def _load_npz(path: Path, target: str | None):
+def _load_npz(path: Path, target: str | None) -> Raw:
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (ValueError, OSError, EOFError) as err:
-        raise FileProblem(f"{path} could not be read as npz: {err}") from None
+    except Exception as err:  # zipfile, numpy format and pickle refusals: many error types
+        reason = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        raise _problem(f"{path} could not be read as npz: {reason}") from None
     ykey = target or "y"
     missing = [k for k in ("X", ykey) if k not in arrays]
     if missing:
-        raise FileProblem(
+        raise _problem(
             f"{path}: arrays {', '.join(missing)} not found; the file holds "
             f"{', '.join(arrays) or 'no arrays'} (expected X and {ykey})"
         )
     X, y = arrays["X"], arrays[ykey]
     if X.ndim != 2:
-        raise FileProblem(f"{path}: X must be 2-D (n_samples, n_features), got shape {X.shape}")
-    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
-        raise FileProblem(f"{path}: X must be numeric, got dtype {X.dtype}")
-    names = tuple(f"x{j}" for j in range(X.shape[1]))
-    numeric = np.issubdtype(y.dtype, np.number) and y.dtype != bool
-    return X.astype(np.float64), y, names, numeric
+        raise _problem(f"{path}: X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise _problem(f"{path}: X must be numeric, got dtype {X.dtype}")
+    if y.dtype.kind not in "biufUS":
+        raise _problem(f"{path}: array {ykey!r} must hold numbers or strings, got {y.dtype}")
+    return Raw(X.astype(np.float64), y, None, "auto", None, ykey)

@@ -67,13 +67,14 @@ class SuiteEntry(NamedTuple):
 
 
 def check_entry(
-    name: str, spec: Mapping, *, task: str, depth: int, path: str = "noise.models"
+    name: str, spec: Mapping, *, task: str | None, depth: int, path: str = "noise.models"
 ) -> SuiteEntry:
     """Validate one suite entry ``{levels: [...], **options}``; raise ValueError naming the field.
 
     Args:
       name: the noise model's name. spec: its config node.
-      task: the dataset's task. depth: number of model layers (1 = no hidden layer).
+      task: the dataset's task (None before the data are loaded: task checks are skipped).
+      depth: number of model layers (1 = no hidden layer).
     """
     if name not in NOISE_MODELS:
         raise ValueError(
@@ -87,7 +88,7 @@ def check_entry(
     for lv in levels:
         if not isinstance(lv, (int, float)) or not lv >= 0 or lv != lv or lv == float("inf"):
             raise ValueError(f"{path}.{name}.levels contains {lv!r}; levels must be finite, >= 0")
-    if name in ("feature_dropout",) or (name == "label_noise" and task != "regression"):
+    if name == "feature_dropout" or (name == "label_noise" and task not in ("regression", None)):
         if any(lv > 1 for lv in levels):
             raise ValueError(f"{path}.{name}.levels are probabilities here; each must be <= 1")
     unknown = [k for k in spec if k not in model.options]
@@ -105,7 +106,8 @@ def check_entry(
                 f"{path}.{name}.attack={options['attack']!r}; choose one of "
                 f"{', '.join(adversarial.ATTACKS)}"
             )
-        if options["attack"] == "exact" and not adversarial.exact_available(depth, task):
+        possible = adversarial.exact_available(depth, task or "regression")
+        if options["attack"] == "exact" and not possible:
             raise ValueError(
                 f"{path}.{name}.attack=exact is only available for models without "
                 f"hidden layers on regression or binary tasks (task={task}, "
@@ -116,7 +118,7 @@ def check_entry(
     return SuiteEntry(model, tuple(float(lv) for lv in levels), options)
 
 
-def check_suite(models: Mapping, draws: int, *, task: str, depth: int) -> list[SuiteEntry]:
+def check_suite(models: Mapping, draws: int, *, task: str | None, depth: int) -> list[SuiteEntry]:
     """Validate a whole suite; ``draws`` must be >= 1 when the suite is not empty."""
     entries = [check_entry(k, v, task=task, depth=depth) for k, v in (models or {}).items()]
     if entries and draws < 1:
