@@ -31,44 +31,82 @@ cells = st.one_of(
 
 def _check(result: Dataset):
     assert isinstance(result, Dataset)
-    for a in (result.X_train, result.X_test):
-        assert a.ndim == 3 and np.all(np.isfinite(a))
-    assert result.X_train.shape[:2] == result.y_train.shape
-    assert result.X_train.shape[-1] == len(result.feature_names)
-    if result.task != "regression":
-        assert result.y_train.dtype == np.int64
+    S, n_train, p = result.X_train.shape
+    assert S == len(result.seeds) and p == len(result.feature_names) >= 1 and n_train >= 2
+    assert result.X_test.shape[::2] == (S, p)
+    assert result.y_train.shape == (S, n_train) and result.y_test.shape == result.X_test.shape[:2]
+    for a in (result.X_train, result.X_test, result.y_train, result.y_test, result.scale):
+        assert np.all(np.isfinite(a))
+    assert result.scale.shape == result.offset.shape == (S, p) and np.all(result.scale > 0)
+    if result.task == "regression":
+        assert result.y_train.dtype == np.float64 and result.classes is None
+    else:
+        assert result.y_train.dtype == np.int64 and len(result.classes) >= 2
+        assert result.task == ("binary" if len(result.classes) == 2 else "multiclass")
+        assert result.y_train.max() < len(result.classes) and result.y_train.min() >= 0
 
 
-def _load(**kwargs):
+def _load(name="file", **kwargs):
+    kwargs.setdefault("seeds", [0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            _check(load_dataset("file", seeds=[0], **kwargs))
+            result = load_dataset(name, **kwargs)
         except DataError as err:
-            assert str(err)  # a message, naming the dataset
-            assert "dataset file" in str(err)
+            assert f"dataset {name}" in str(err)  # a message naming the dataset
+            return
+    _check(result)
+
+
+clean_columns = st.sampled_from(["float", "int", "bool"])
+
+
+def _column(data, rows: int, messy: bool) -> list:
+    if messy:
+        return data.draw(st.lists(cells, min_size=rows, max_size=rows))
+    kind = data.draw(clean_columns)
+    values = {
+        "float": st.floats(-1e3, 1e3),
+        "int": st.integers(0, 3),
+        "bool": st.booleans(),
+    }[kind]
+    return data.draw(st.lists(values, min_size=rows, max_size=rows))
 
 
 @SETTINGS
 @given(
-    rows=st.integers(0, 8),
+    rows=st.integers(0, 16),
     cols=st.integers(1, 4),
     data=st.data(),
     test_size=st.sampled_from([0.0, 0.25, 0.5]),
     task=st.sampled_from(["auto", "regression", "classification"]),
 )
 def test_random_tables_as_csv_and_parquet(rows, cols, data, test_size, task):
-    table = {f"c{j}": data.draw(st.lists(cells, min_size=rows, max_size=rows)) for j in range(cols)}
-    target = data.draw(st.sampled_from([*table, "missing"]))
+    """Clean and messy columns (NaN/inf, strings, None, mixed types), missing target."""
+    clean = data.draw(st.booleans())  # a well-formed table, so that some of these load
+    if clean:
+        rows = data.draw(st.integers(8, 24))
+    table = {
+        f"c{j}": _column(data, rows, messy=not clean and data.draw(st.booleans()))
+        for j in range(cols)
+    }
+    target = data.draw(st.sampled_from([*table] if clean else [*table, "missing"]))
     df = pd.DataFrame(table)
     with tempfile.TemporaryDirectory() as tmp:
         for suffix in (".csv", ".parquet"):
             f = Path(tmp) / f"d{suffix}"
             try:
-                df.to_csv(f, index=False) if suffix == ".csv" else df.astype(str).to_parquet(f)
+                df.to_csv(f, index=False) if suffix == ".csv" else _to_parquet(df, f)
             except Exception:  # pandas/pyarrow cannot write this mix: not the data layer's case
                 continue
             _load(path=str(f), target=target, test_size=test_size, task=task)
+
+
+def _to_parquet(df: pd.DataFrame, f: Path) -> None:
+    try:
+        df.to_parquet(f)
+    except Exception:  # mixed-type object columns: store them as text
+        df.astype(str).to_parquet(f)
 
 
 @SETTINGS
@@ -85,18 +123,64 @@ shapes = st.lists(st.integers(0, 6), min_size=1, max_size=3).map(tuple)
 
 @SETTINGS
 @given(
-    xshape=shapes,
-    yshape=shapes,
-    sprinkle=st.sampled_from([None, np.nan, np.inf, -np.inf]),
-    ydtype=st.sampled_from(["float", "int", "str", "bool"]),
+    data=st.data(),
+    sprinkle=st.sampled_from([None, None, np.nan, np.inf, -np.inf]),
+    ydtype=st.sampled_from(["float", "int", "str", "bool", "complex"]),
 )
-def test_random_arrays_as_npz(xshape, yshape, sprinkle, ydtype):
-    rng = np.random.default_rng(0)
+def test_random_arrays_as_npz(data, sprinkle, ydtype):
+    """Any shapes (0-row, 0-column, 1-D, 3-D, mismatched y) and dtypes, NaN/inf sprinkled."""
+    if data.draw(st.booleans()):  # well-formed shapes, so some of these load
+        n, p = data.draw(st.integers(4, 16)), data.draw(st.integers(1, 4))
+        xshape, yshape = (n, p), (n,)
+    else:
+        xshape, yshape = data.draw(shapes), data.draw(shapes)
+    rng = np.random.default_rng(data.draw(st.integers(0, 3)))
     X = rng.standard_normal(xshape)
     if sprinkle is not None and X.size:
-        X.flat[0] = sprinkle
+        X.flat[data.draw(st.integers(0, X.size - 1))] = sprinkle
     y = rng.integers(0, 3, size=yshape).astype(ydtype)
     with tempfile.TemporaryDirectory() as tmp:
         f = Path(tmp) / "d.npz"
         np.savez(f, X=X, y=y)
-        _load(path=str(f))
+        _load(path=str(f), test_size=data.draw(st.sampled_from([0.0, 0.25])))
+
+
+@SETTINGS
+@given(
+    header=st.lists(st.sampled_from(["a", "b", "y", "", "y"]), min_size=1, max_size=4),
+    rows=st.lists(
+        st.lists(
+            st.sampled_from(["1", "2.5", "-3", "", "nan", "inf", "x", '"', "1e400"]), max_size=5
+        ),
+        max_size=8,
+    ),
+    sep=st.sampled_from([",", ";"]),
+)
+def test_hand_written_csv_text(header, rows, sep):
+    """Ragged rows, duplicated or empty headers, quotes, overflow and words in a csv."""
+    text = "\n".join(sep.join(r) for r in [header, *rows])
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / "d.csv"
+        f.write_text(text)
+        _load(path=str(f), target="y", test_size=0.25)
+
+
+param_values = st.one_of(
+    st.integers(-3, 60), st.floats(-2, 2), st.sampled_from(["5", None, [1], float("nan")])
+)
+
+
+@SETTINGS
+@given(
+    name=st.sampled_from(
+        ["synthetic_sparse", "synthetic_sparse_classification", "make_regression"]
+    ),
+    params=st.dictionaries(
+        st.sampled_from(["n_samples", "n_features", "k", "rho", "snr", "noise", "bogus"]),
+        param_values,
+        max_size=3,
+    ),
+    seeds=st.lists(st.integers(-1, 3), max_size=3),
+)
+def test_random_generator_params(name, params, seeds):
+    _load(name, params=params, seeds=seeds)
