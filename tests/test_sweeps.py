@@ -1,0 +1,138 @@
+"""Multirun sweeps: merged tables, launchers, resume after a kill, failed jobs, determinism."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+FAST = ["cv_folds=0", "noise=gaussian", "noise.draws=2", "penalty.l1.n_lambdas=3"]
+
+
+def l1bench(*args, timeout=300, **kw):
+    cmd = [sys.executable, "-m", "l1bench", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def job_dirs(sweep: Path):
+    return sorted(p.parent for p in sweep.rglob("manifest.json"))
+
+
+@pytest.mark.parametrize("launcher", ["basic", "local", "submitit_local"])
+def test_sweep_ends_with_one_merged_table(tmp_path, launcher):
+    sweep = tmp_path / "sweep"
+    res = l1bench(
+        "-m",
+        "penalty=l1",
+        "seed=0,1",
+        "dataset=diabetes,synthetic_sparse",
+        *FAST,
+        f"hydra/launcher={launcher}",
+        f"hydra.sweep.dir={sweep}",
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = job_dirs(sweep)
+    assert len(jobs) == 4
+    merged = pd.read_csv(sweep / "fits.csv")
+    per_job = sum(len(pd.read_csv(j / "fits.csv")) for j in jobs)
+    assert len(merged) == per_job == 4 * 3
+    # swept keys line up as columns
+    assert set(merged["override.seed"]) == {0, 1}
+    assert set(merged["override.dataset"]) == {"diabetes", "synthetic_sparse"}
+    rob = pd.read_csv(sweep / "robustness.csv")
+    assert len(rob) == len(merged) * 4  # gaussian has 4 levels
+    assert "diabetes" in (sweep / "summary.md").read_text()
+    assert (sweep / "sweep_config.yaml").exists()
+
+
+def test_killed_sweep_resumes_without_loss_or_duplication(tmp_path):
+    sweep = tmp_path / "sweep"
+    args = ["-m", "penalty=l1", "seed=0,1,2,3", *FAST, f"hydra.sweep.dir={sweep}"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "l1bench", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 240
+    while time.time() < deadline:  # kill once the first job is complete
+        done = [
+            j
+            for j in job_dirs(sweep)
+            if json.loads((j / "manifest.json").read_text()).get("status") == "complete"
+        ]
+        if done:
+            break
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert done, "the first job never completed"
+    first = done[0]
+    started = json.loads((first / "manifest.json").read_text())["started"]
+    assert not (sweep / "fits.csv").exists()  # the killed sweep never merged
+    res = l1bench(*args, "resume=true")
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = job_dirs(sweep)
+    assert len(jobs) == 4
+    statuses = [json.loads((j / "manifest.json").read_text())["status"] for j in jobs]
+    assert statuses == ["complete"] * 4
+    assert json.loads((first / "manifest.json").read_text())["started"] == started  # skipped
+    merged = pd.read_csv(sweep / "fits.csv")
+    assert len(merged) == 4 * 3
+    assert merged.groupby("override.seed").size().to_dict() == {0: 3, 1: 3, 2: 3, 3: 3}
+
+
+def test_failed_job_is_listed_and_the_sweep_goes_on(tmp_path):
+    sweep = tmp_path / "sweep"
+    res = l1bench(
+        "-m", "penalty=l1", "dataset.test_size=0.25,0.9999", *FAST, f"hydra.sweep.dir={sweep}"
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    manifests = [json.loads((j / "manifest.json").read_text()) for j in job_dirs(sweep)]
+    assert sorted(m["status"] for m in manifests) == ["complete", "failed"]
+    failed = next(m for m in manifests if m["status"] == "failed")
+    assert "test_size" in failed["error"]
+    summary = (sweep / "summary.md").read_text()
+    assert "Failed or unfinished runs" in summary and "test_size" in summary
+    assert len(pd.read_csv(sweep / "fits.csv")) == 3
+
+
+def test_same_config_gives_byte_identical_tables_sequential_or_parallel(tmp_path):
+    runs = []
+    for i, launcher in enumerate(["basic", "basic", "local"]):
+        sweep = tmp_path / f"s{i}"
+        res = l1bench(
+            "-m",
+            "penalty=l1",
+            "seed=0,1",
+            *FAST,
+            f"hydra/launcher={launcher}",
+            f"hydra.sweep.dir={sweep}",
+        )
+        assert res.returncode == 0, res.stderr[-3000:]
+        runs.append(
+            {
+                j.name: ((j / "fits.csv").read_bytes(), (j / "robustness.csv").read_bytes())
+                for j in job_dirs(sweep)
+            }
+        )
+    assert runs[0] == runs[1] == runs[2]
+
+
+def test_report_merges_several_sweeps_and_rejects_missing_paths(tmp_path):
+    for seed in (0, 1):
+        res = l1bench(
+            "-m", "penalty=l1", f"seed={seed}", *FAST, f"hydra.sweep.dir={tmp_path / f's{seed}'}"
+        )
+        assert res.returncode == 0, res.stderr[-3000:]
+    out = tmp_path / "merged"
+    res = l1bench("report", str(tmp_path / "s0"), str(tmp_path / "s1"), "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert len(pd.read_csv(out / "fits.csv")) == 6
+    bad = l1bench("report", str(tmp_path / "nope"))
+    assert bad.returncode == 2 and "no such path" in bad.stderr
