@@ -34,7 +34,11 @@ def test_seed_experiment_matches_sklearn_lasso(seed):
 
 def test_default_run_fits_every_penalty_and_seed():
     out = pipeline.run(
-        validate(compose_config("n_seeds=2", "penalty.l1.n_lambdas=5", "penalty.l2.n_lambdas=4"))
+        validate(
+            compose_config(
+                "n_seeds=2", "noise=none", "penalty.l1.n_lambdas=5", "penalty.l2.n_lambdas=4"
+            )
+        )
     )
     counts = out.fits.groupby("penalty").size().to_dict()
     assert counts == {"l1": 10, "l2": 8, "elastic_net": 40, "dropout": 12}
@@ -50,9 +54,10 @@ def test_default_run_fits_every_penalty_and_seed():
 
 
 def test_same_config_gives_identical_tables(tmp_path):
-    cfg = validate(compose_config("penalty=l1", "n_seeds=2"))
+    cfg = validate(compose_config("penalty=l1", "n_seeds=2", "noise=gaussian", "noise.draws=3"))
     a, b = pipeline.run(cfg), pipeline.run(cfg)
     pd.testing.assert_frame_equal(a.fits, b.fits)
+    pd.testing.assert_frame_equal(a.robustness, b.robustness)
     np.testing.assert_array_equal(a.params[0]["w"], b.params[0]["w"])
 
 
