@@ -1,0 +1,3 @@
+from experiments.bench.run import main
+
+main()

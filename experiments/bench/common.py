@@ -1,0 +1,214 @@
+"""Shared pieces of the speed benchmarks: timing, matched-quality tolerance search, records.
+
+A *run* of a solver is a function ``run(tol) -> solution``; a *check* scores a solution with the
+one float64 evaluator (:mod:`l1bench.fit.certify`) and returns the worst relative duality gap.
+:func:`measure` finds the loosest tolerance of a solver's own stopping rule whose solution
+certifies to ``TARGET_GAP`` (the first run doubles as the warm-up that compiles / JITs), then times
+``repeats`` further runs and keeps the median. Nothing here knows a particular solver.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+TARGET_GAP = 1e-6  # every convex solver must reach rel_gap = gap / P(0) <= this, certified
+
+# own tolerances tried, loosest first (l1bench's tol is the certified measure itself)
+PEER_TOLS = (1e-3, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6, 3e-7, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12)
+L1BENCH_TOLS = (1e-6, 5e-7, 2e-7, 1e-7, 1e-8)
+
+
+@dataclass
+class Record:
+    """One row of results/benchmarks.csv: one solver on one case variant."""
+
+    case: str
+    variant: str
+    size: str
+    solver: str
+    precision: str
+    repeats: int
+    run_s: float  # median wall time of a warm run
+    run_min_s: float
+    compile_s: float  # l1bench: XLA compile of the first call; peers: first-call overhead
+    own_tol: float | None  # the solver's own tolerance that certified (None: fixed work)
+    rel_gap: float | None  # worst certified gap / P(0) over the case's fits
+    reached: bool | None  # rel_gap <= TARGET_GAP (None where no gap applies)
+    quality: str = ""  # for non-convex / evaluation cases: what was compared
+    notes: str = ""
+    ratio: float | None = field(default=None)  # run_s / l1bench's run_s in the same variant
+
+    def row(self) -> dict:
+        return asdict(self)
+
+
+def timed(fn: Callable, *args, **kwargs):
+    """``(result, seconds)`` of one call."""
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+def time_repeats(fn: Callable[[], object], repeats: int) -> tuple[list[float], object]:
+    """Wall times of ``repeats`` calls of ``fn`` and the last result."""
+    times, out = [], None
+    for _ in range(repeats):
+        out, t = timed(fn)
+        times.append(t)
+    return times, out
+
+
+def search_tol(
+    run: Callable[[float], object],
+    check: Callable[[object], float],
+    tols: Sequence[float],
+    target: float = TARGET_GAP,
+):
+    """Loosest ``tol`` in ``tols`` (ordered loosest first) whose solution certifies to ``target``.
+
+    Returns ``(tol, rel_gap, first_call_s, solution)``; ``tol`` is the last one tried and
+    ``rel_gap > target`` when none certifies. ``first_call_s`` is the time of the first call
+    (it includes any JIT / XLA compilation).
+    """
+    first = None
+    for tol in tols:
+        sol, t = timed(run, tol)
+        first = t if first is None else first
+        gap = float(check(sol))
+        if gap <= target:
+            return tol, gap, first, sol
+    return tol, gap, first, sol
+
+
+def measure(
+    *,
+    case: str,
+    variant: str,
+    size: str,
+    solver: str,
+    precision: str,
+    run: Callable[[float], object],
+    check: Callable[[object], float],
+    tols: Sequence[float],
+    repeats: int,
+    probe: tuple[Callable[[float], object], Callable[[object], float]] | None = None,
+    compile_s: Callable[[], float] | None = None,
+    notes: str = "",
+) -> Record:
+    """Tolerance search, then ``repeats`` timed runs at that tolerance; one :class:`Record`.
+
+    Args:
+      run, check: the solver on the full case and its certified worst rel_gap.
+      tols: own tolerances to try, loosest first.
+      probe: optionally a cheaper ``(run, check)`` (a subset of the problems) to search on; the
+        full case is then run at the found tolerance and tightened further if it does not
+        certify.
+      compile_s: returns the compile time to report (l1bench's ``timings``); peers: NaN (their
+        JIT / first-call overhead is spent in the search runs, which are not timed).
+    """
+    tols = list(tols)
+    if probe is not None:
+        tol, _, _, _ = search_tol(probe[0], probe[1], tols)
+        tols = tols[tols.index(tol) :]
+    tol, gap, first, _ = search_tol(run, check, tols)
+    times, sol = time_repeats(lambda: run(tol), repeats)
+    gap = max(gap, float(check(sol)))
+    med = statistics.median(times)
+    comp = compile_s() if compile_s is not None else float("nan")
+    return Record(
+        case=case,
+        variant=variant,
+        size=size,
+        solver=solver,
+        precision=precision,
+        repeats=repeats,
+        run_s=med,
+        run_min_s=min(times),
+        compile_s=comp,
+        own_tol=tol,
+        rel_gap=gap,
+        reached=gap <= TARGET_GAP,
+        notes=notes,
+    )
+
+
+def fixed_work(
+    *,
+    case: str,
+    variant: str,
+    size: str,
+    solver: str,
+    precision: str,
+    run: Callable[[], object],
+    repeats: int,
+    quality: Callable[[object], str] = lambda _: "",
+    compile_s: Callable[[], float] | None = None,
+    notes: str = "",
+) -> tuple[Record, object]:
+    """Time a fixed amount of work (MLP epochs, an evaluation); warm-up first, then repeats."""
+    _, first = timed(run)
+    times, out = time_repeats(run, repeats)
+    med = statistics.median(times)
+    comp = compile_s() if compile_s is not None else max(first - med, 0.0)
+    rec = Record(
+        case=case,
+        variant=variant,
+        size=size,
+        solver=solver,
+        precision=precision,
+        repeats=repeats,
+        run_s=med,
+        run_min_s=min(times),
+        compile_s=comp,
+        own_tol=None,
+        rel_gap=None,
+        reached=None,
+        quality=quality(out),
+        notes=notes,
+    )
+    return rec, out
+
+
+def machine() -> dict:
+    """CPU model and cores, the JAX backend and devices, package versions."""
+    import jax
+
+    cpu = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    versions = {}
+    for name in ("jax", "jaxlib", "numpy", "sklearn", "skglm", "celer", "torch"):
+        try:
+            mod = __import__(name)
+            versions[name] = getattr(mod, "__version__", "?")
+        except ImportError:
+            versions[name] = "not installed"
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "affinity": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "python": platform.python_version(),
+        "load": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
+        "jax_backend": jax.default_backend(),
+        "jax_devices": ", ".join(str(d) for d in jax.devices()),
+        "versions": versions,
+    }
+
+
+def worst(a) -> float:
+    """Largest finite-or-not entry, as a float (NaN counts as a failure: +inf)."""
+    a = np.asarray(a, dtype=float)
+    return float(np.inf) if np.any(~np.isfinite(a)) else float(np.max(a))

@@ -1,0 +1,340 @@
+"""Cases A-C: Lasso paths on many problems that share one design X (problems differ in y).
+
+Every solver fits the same (S problems × L strengths) grid; every solution is scored by
+:func:`certified_gaps`, which evaluates l1bench's own objective-and-gap formula
+(:func:`l1bench.fit.convex._objective_and_gap`, the one :func:`l1bench.fit.certify.certify_linear`
+calls) in float64, with the shared Gram matrix / centred X built once for all problems (the
+per-call ``certify_linear`` rebuilds them per problem, which would cost more than some solvers).
+``tests/test_bench.py`` checks that both give the same gaps.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from experiments.bench.common import L1BENCH_TOLS, PEER_TOLS, Record, measure, worst
+from l1bench.fit import convex
+from l1bench.grid import Strengths, make_grid
+from l1bench.penalties import make_penalty
+
+MAX_ITER = 100_000  # peers' iteration caps: never the reason a tolerance fails
+
+
+# -- data -----------------------------------------------------------------------------------------
+
+
+def toeplitz_design(rng, n: int, p: int, rho: float) -> np.ndarray:
+    """Rows i.i.d. N(0, Σ) with ``Σ_jk = rho^|j-k|`` (an AR(1) recurrence over columns)."""
+    X = np.empty((n, p))
+    X[:, 0] = rng.standard_normal(n)
+    s = np.sqrt(1.0 - rho**2)
+    for j in range(1, p):
+        X[:, j] = rho * X[:, j - 1] + s * rng.standard_normal(n)
+    return X
+
+
+def replicate_targets(rng, X, n_problems: int, *, density=0.1, snr=3.0) -> np.ndarray:
+    """``n_problems`` noise draws ``y = X w* + σ ε`` around one sparse ``w*`` (S, n)."""
+    n, p = X.shape
+    k = max(1, int(density * p))
+    w = np.zeros(p)
+    w[rng.choice(p, k, replace=False)] = rng.standard_normal(k)
+    signal = X @ w
+    sigma = np.std(signal) / snr
+    return signal + sigma * rng.standard_normal((n_problems, n))
+
+
+def diabetes_replicates(rng, n_problems: int) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's diabetes X (442 × 10) and ``n_problems`` parametric-bootstrap draws of y."""
+    from sklearn.datasets import load_diabetes
+
+    X, y = load_diabetes(return_X_y=True)
+    Xc = X - X.mean(0)
+    w, *_ = np.linalg.lstsq(Xc, y - y.mean(), rcond=None)
+    fitted = y.mean() + Xc @ w
+    sigma = np.std(y - fitted)
+    return X, fitted + sigma * rng.standard_normal((n_problems, X.shape[0]))
+
+
+def lasso_grid(X, Y, *, n_lambdas=None, lambda_min_ratio=1e-2, lam=None):
+    """The l1bench grid of one L1 penalty over the problems (lam_max per problem)."""
+    S = Y.shape[0]
+    st = Strengths(lam=lam) if lam is not None else Strengths(None, n_lambdas, lambda_min_ratio)
+    Xs = np.broadcast_to(X, (S, *X.shape))
+    return make_grid([make_penalty("l1", "l1")], [st], Xs, Y, list(range(S)))
+
+
+# -- the common evaluator, batched over problems that share X --------------------------------------
+
+
+@partial(jax.jit, static_argnames=("use_gram",))
+def _rel_gaps(X, Y, W, lam, *, use_gram):
+    n, p = X.shape
+    hi = lax.Precision.HIGHEST
+    x_mean = X.mean(axis=0)
+    Xc = X - x_mean
+    d = jnp.ones(p, X.dtype)
+    G = jnp.matmul(Xc.T, Xc, precision=hi) / n if use_gram else None
+    one = jnp.ones((), X.dtype)
+
+    def per_problem(y, Ws, lams):
+        y_mean = y.mean()
+        yc = y - y_mean
+        yy = yc @ yc / n
+        if use_gram:
+            prob = convex._Problem(
+                G, jnp.matmul(yc, Xc, precision=hi) / n, yy, x_mean, y_mean, d, one
+            )
+        else:
+            prob = convex._Problem(Xc, yc, yy, x_mean, y_mean, d, one)
+
+        def one_fit(w, lam):
+            _, gap = convex._objective_and_gap(prob, w, lam, jnp.zeros((), X.dtype), d, use_gram)
+            return gap / jnp.maximum(0.5 * yy, jnp.finfo(X.dtype).tiny)
+
+        return jax.vmap(one_fit)(Ws, lams)
+
+    return jax.vmap(per_problem)(Y, W, lam)
+
+
+def certified_gaps(X, Y, W, lam) -> np.ndarray:
+    """rel_gap = gap / P(0) of Lasso solutions ``W`` (S, L, p) at ``lam`` (S, L), in float64.
+
+    The Gram form is used when ``p <= n``, as :func:`l1bench.fit.certify.certify_linear` does.
+    """
+    X = np.asarray(X, np.float64)
+    use_gram = X.shape[1] <= X.shape[0]
+    out = _rel_gaps(
+        X,
+        np.asarray(Y, np.float64),
+        np.asarray(W, np.float64),
+        np.asarray(lam, np.float64),
+        use_gram=use_gram,
+    )
+    return np.asarray(out)
+
+
+# -- solvers: each maps (X, Y, lam (S, L), tol) to coefficients (S, L, p) -------------------------
+
+
+def l1bench_solver(precision: str, timings: dict):
+    def run(X, Y, lam, tol, grid=None):
+        S = Y.shape[0]
+        if grid is None:
+            grid = lasso_grid(X, Y, lam=list(lam[0]))._replace(lam=lam[:, None, :])
+        t: dict = {}
+        res = convex.solve(
+            grid,
+            np.broadcast_to(X, (S, *X.shape)),
+            Y,
+            tol=tol,
+            max_iter=MAX_ITER,
+            precision=precision,
+            timings=t,
+        )
+        timings.setdefault("first", t)
+        timings["last"] = t
+        return res.coef[:, 0]
+
+    return run
+
+
+def _centred(X, Y):
+    x_mean = X.mean(axis=0)
+    Xc = np.ascontiguousarray(X - x_mean)
+    return Xc, Y - Y.mean(axis=1, keepdims=True)
+
+
+def sklearn_path(X, Y, lam, tol):
+    """``lasso_path`` per problem on centred data, with the shared Gram when ``p <= n``."""
+    from sklearn.linear_model import lasso_path
+
+    Xc, Yc = _centred(X, Y)
+    gram = Xc.T @ Xc if X.shape[1] <= X.shape[0] else None
+    out = np.empty((Y.shape[0], lam.shape[1], X.shape[1]))
+    for s in range(Y.shape[0]):
+        kw = {}
+        if gram is not None:
+            kw = dict(precompute=gram, Xy=Xc.T @ Yc[s])
+        _, coefs, _ = lasso_path(Xc, Yc[s], alphas=lam[s], tol=tol, max_iter=MAX_ITER, **kw)
+        out[s] = coefs.T
+    return out
+
+
+def sklearn_loop(X, Y, lam, tol):
+    """A warm-started loop of ``Lasso`` fits (shared Gram when ``p <= n``), one per (problem, λ)."""
+    from sklearn.linear_model import Lasso
+
+    Xc, Yc = _centred(X, Y)
+    pre = Xc.T @ Xc if X.shape[1] <= X.shape[0] else False
+    out = np.empty((Y.shape[0], lam.shape[1], X.shape[1]))
+    for s in range(Y.shape[0]):
+        model = Lasso(
+            alpha=lam[s, 0],
+            tol=tol,
+            max_iter=MAX_ITER,
+            fit_intercept=False,
+            precompute=pre,
+            warm_start=True,
+        )
+        for j in range(lam.shape[1]):
+            model.set_params(alpha=lam[s, j])
+            model.fit(Xc, Yc[s])
+            out[s, j] = model.coef_
+    return out
+
+
+def _estimator_loop(make):
+    def run(X, Y, lam, tol):
+        out = np.empty((Y.shape[0], lam.shape[1], X.shape[1]))
+        for s in range(Y.shape[0]):
+            model = make(lam[s, 0], tol)
+            for j in range(lam.shape[1]):
+                model.alpha = lam[s, j]
+                model.fit(X, Y[s])
+                out[s, j] = model.coef_
+        return out
+
+    return run
+
+
+def skglm_loop(X, Y, lam, tol):
+    """skglm's ``Lasso`` (working sets + Anderson extrapolation), warm-started along the path."""
+    from skglm import Lasso
+
+    make = lambda a, t: Lasso(alpha=a, tol=t, max_iter=1000, fit_intercept=True, warm_start=True)
+    return _estimator_loop(make)(X, Y, lam, tol)
+
+
+def celer_loop(X, Y, lam, tol):
+    """celer's ``Lasso`` (working sets + dual extrapolation), warm-started along the path."""
+    from celer import Lasso
+
+    make = lambda a, t: Lasso(alpha=a, tol=t, max_iter=1000, fit_intercept=True, warm_start=True)
+    return _estimator_loop(make)(X, Y, lam, tol)
+
+
+def available_peers(loop: bool) -> dict:
+    """Peers that import here; ``loop`` adds scikit-learn's loop of ``Lasso`` fits."""
+    peers = {"sklearn lasso_path": sklearn_path}
+    if loop:
+        peers["sklearn Lasso loop"] = sklearn_loop
+    for name, fn, mod in (
+        ("skglm Lasso", skglm_loop, "skglm"),
+        ("celer Lasso", celer_loop, "celer"),
+    ):
+        try:
+            __import__(mod)
+            peers[name] = fn
+        except ImportError:
+            pass
+    return peers
+
+
+# -- one case variant ----------------------------------------------------------------------------
+
+
+def run_variant(
+    *,
+    case: str,
+    variant: str,
+    size: str,
+    X,
+    Y,
+    grid,
+    repeats: int,
+    precisions=("float64",),
+    loop: bool = False,
+    probe_k: int = 0,
+    peer_repeats: int | None = None,
+    skip: dict | None = None,
+    log=print,
+) -> list[Record]:
+    """l1bench (each precision) and every peer on the same grid; one Record per solver.
+
+    Args:
+      grid: the l1bench grid (its ``lam[:, 0]`` (S, L) is what every solver fits).
+      probe_k: search the peers' tolerance on the first ``probe_k`` problems (0: on all).
+      skip: ``{peer name: reason}`` peers left out of this variant (reported, not run).
+    """
+    lam = grid.lam[:, 0]
+    check = lambda W: worst(certified_gaps(X, Y, W, lam))
+    records = []
+    for prec in precisions:
+        timings: dict = {}
+        solver = l1bench_solver(prec, timings)
+        rec = measure(
+            case=case,
+            variant=variant,
+            size=size,
+            solver="l1bench convex",
+            precision=prec,
+            run=lambda tol, solver=solver: solver(X, Y, lam, tol, grid),
+            check=check,
+            tols=L1BENCH_TOLS if prec == "float64" else L1BENCH_TOLS[:1],
+            repeats=repeats,
+            compile_s=lambda timings=timings: timings["first"].get("compile_s", 0.0),
+            notes="Gram form (p <= n)" if X.shape[1] <= X.shape[0] else "X form (p > n)",
+        )
+        log(_fmt(rec))
+        records.append(rec)
+    for name, fn in available_peers(loop).items():
+        if skip and name in skip:
+            records.append(_skipped(case, variant, size, name, skip[name]))
+            log(f"  {name}: skipped ({skip[name]})")
+            continue
+        probe = None
+        if probe_k and probe_k < Y.shape[0]:
+            Ys, lams = Y[:probe_k], lam[:probe_k]
+            probe = (
+                lambda tol, fn=fn, Ys=Ys, lams=lams: fn(X, Ys, lams, tol),
+                lambda W, Ys=Ys, lams=lams: worst(certified_gaps(X, Ys, W, lams)),
+            )
+        rec = measure(
+            case=case,
+            variant=variant,
+            size=size,
+            solver=name,
+            precision="float64",
+            run=lambda tol, fn=fn: fn(X, Y, lam, tol),
+            check=check,
+            tols=PEER_TOLS,
+            repeats=peer_repeats or repeats,
+            probe=probe,
+            notes=f"tol searched on the first {probe_k} problems" if probe else "",
+        )
+        log(_fmt(rec))
+        records.append(rec)
+    return records
+
+
+def _skipped(case, variant, size, name, reason) -> Record:
+    nan = float("nan")
+    return Record(
+        case,
+        variant,
+        size,
+        name,
+        "float64",
+        0,
+        nan,
+        nan,
+        nan,
+        None,
+        None,
+        None,
+        notes=f"not run: {reason}",
+    )
+
+
+def _fmt(rec: Record) -> str:
+    return (
+        f"  {rec.solver:22s} {rec.precision:8s} run {rec.run_s:8.3f} s"
+        f"  compile {rec.compile_s:6.2f} s"
+        f"  tol {rec.own_tol:.0e}  rel_gap {rec.rel_gap:.2e}  reached {rec.reached}"
+    )

@@ -1,0 +1,65 @@
+"""The speed benchmark suite (experiments/bench) in quick mode: correctness only, no timings.
+
+Checks that the suite writes its two tables, that every float64 convex solver reached the common
+certified gap, that the solutions of fixed-work cases agree across implementations, and that the
+suite's batched gap evaluator equals :func:`l1bench.fit.certify.certify_linear`.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments.bench import linear
+from experiments.bench.common import TARGET_GAP
+from experiments.bench.run import main
+from l1bench.fit import certify, convex
+
+
+@pytest.mark.parametrize("shape", [(60, 8), (20, 50)], ids=["gram", "x"])
+def test_certified_gaps_equal_certify_linear(shape):
+    rng = np.random.default_rng(0)
+    n, p = shape
+    X = linear.toeplitz_design(rng, n, p, 0.5)
+    Y = linear.replicate_targets(rng, X, 3)
+    grid = linear.lasso_grid(X, Y, n_lambdas=4, lambda_min_ratio=0.1)
+    res = convex.solve(grid, np.broadcast_to(X, (3, n, p)), Y, tol=1e-4)
+    W, lam = res.coef[:, 0], grid.lam[:, 0]
+    ours = linear.certified_gaps(X, Y, W, lam)
+    for s in range(3):
+        ref = certify.certify_linear(X, Y[s], W[s], res.intercept[s, 0], lam[s], 1.0)
+        np.testing.assert_allclose(ours[s], ref.rel_gap, rtol=1e-9, atol=1e-15)
+        np.testing.assert_allclose(ours[s], res.rel_gap[s, 0], rtol=1e-6, atol=1e-12)
+
+
+def _check_tables(out, cases):
+    df = pd.read_csv(out / "benchmarks.csv")
+    md = (out / "benchmarks.md").read_text()
+    assert set(df["case"]) == set(cases)
+    assert "Machine:" in md and "## Summary" in md
+    gapped = df[df["rel_gap"].notna() & (df["precision"] == "float64")]
+    assert len(gapped) > 0
+    bad = gapped[~(gapped["rel_gap"] <= TARGET_GAP)]
+    assert bad.empty, bad[["case", "variant", "solver", "own_tol", "rel_gap"]].to_string()
+    assert gapped["reached"].all()
+    return df
+
+
+def test_quick_suite_linear_and_logistic(tmp_path):
+    main(["--quick", "--cases", "AD", "--out", str(tmp_path)])
+    df = _check_tables(tmp_path, "AD")
+    assert {"l1bench convex", "sklearn lasso_path", "sklearn Lasso loop"} <= set(df["solver"])
+    assert "l1bench logistic" in set(df["solver"])
+
+
+@pytest.mark.slow
+def test_quick_suite_all_cases(tmp_path):
+    main(["--quick", "--out", str(tmp_path)])
+    df = _check_tables(tmp_path, "ABCDEF")
+    mlp = df[df["case"] == "E"]
+    for row in mlp.itertuples():
+        if "difference" in row.quality:
+            diff = float(row.quality.split("l1bench ")[1])
+            assert diff < (1e-8 if row.precision == "float64" else 1e-3), row
+    noise = df[(df["case"] == "F") & (df["solver"] == "NumPy loop")]
+    z = float(noise["quality"].iloc[0].split("max |z| = ")[1].split()[0])
+    assert z < 8.0
