@@ -1,25 +1,66 @@
-"""Noise models: pure perturbations ``fn(key, X, y, params, level, **options) -> (X, y, params)``.
+"""Noise models: pure perturbations of the test inputs, labels or fitted weights.
 
-X is (n, p) test inputs, y (n,) targets, params a :mod:`l1bench.models` pytree and level a
-(possibly traced) scalar, so levels × draws × fits vmap. Adding a noise model is one function in
-the module of its kind plus one entry in ``NOISE_MODELS`` and one YAML in ``configs/noise/``.
+Every noise model is one function with the uniform signature
+
+.. code-block:: python
+
+   fn(key, X, y, params, level, *, task, **options) -> (X', y', params')
+
+with ``X`` (n, p) test inputs, ``y`` (n,) targets (class indices as floats for classification),
+``params`` a :mod:`l1bench.models` pytree and ``level`` a (possibly traced) scalar, so that
+levels × draws × fits vmap. What a model does not touch is returned unchanged. Besides its own
+options, every fn accepts (and may ignore) the context keywords ``task``, ``activation`` and
+``n_classes``.
+
+=====================  ===========  ===========================================================
+name                   target       perturbation (level ℓ)
+=====================  ===========  ===========================================================
+gaussian               inputs       X + ℓ·N(0, 1)                               (std ℓ)
+uniform                inputs       X + U(−√3·ℓ, √3·ℓ)                          (std ℓ)
+laplace                inputs       X + Laplace(0, ℓ/√2)                        (std ℓ)
+student_t              inputs       X + ℓ·√((df−2)/df)·t_df, df > 2             (std ℓ)
+feature_dropout        inputs       each entry missing w.p. ℓ; imputed 0 or column mean
+label_noise            labels       regression y + ℓ·N(0, 1); classes: w.p. ℓ another class
+param_additive         params       w + ℓ·N(0, 1) on every weight (biases untouched)
+param_multiplicative   params       w·(1 + ℓ·N(0, 1)) on every weight (biases untouched)
+adversarial_linf       adversarial  worst case under ‖δ‖∞ ≤ ℓ per example
+adversarial_l2         adversarial  worst case under ‖δ‖₂ ≤ ℓ per example
+=====================  ===========  ===========================================================
+
+Every additive input noise is scaled so that ``level`` is its standard deviation per entry (the
+data are standardized, so level 1 is noise as large as a feature's spread); the adversarial
+budgets are radii. Adding a noise model is one function in the module of its kind
+(:mod:`~l1bench.noise.random`, :mod:`~l1bench.noise.adversarial`,
+:mod:`~l1bench.noise.params`), one entry in :data:`NOISE_MODELS` and one YAML in
+``configs/noise/``. Settings are validated once, outside jit, by :func:`check_entry`.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from l1bench.noise import adversarial, params, random
+
+TASKS = ("regression", "binary", "multiclass")
+TARGETS = ("inputs", "labels", "params", "adversarial")
 
 
 class NoiseModel(NamedTuple):
     """A registered noise model.
 
     Attributes:
-      name: its key. target: ``inputs`` | ``labels`` | ``params`` | ``adversarial``.
-      fn: the perturbation. options: accepted options and their defaults.
-      random: whether draws differ (False for deterministic worst cases).
+      name: its key in :data:`NOISE_MODELS` and in ``configs/noise/``.
+      target: what it perturbs: ``inputs`` | ``labels`` | ``params`` | ``adversarial`` (inputs,
+        chosen against the model).
+      fn: the perturbation ``fn(key, X, y, params, level, *, task, **options)``.
+      options: the options it accepts, with their defaults.
+      random: whether draws differ (False for the deterministic worst cases: one draw).
+      description: its exact formula and scaling, one line.
+      supports: the tasks it applies to (every model here applies to every model shape; the
+        closed-form adversarial attack is narrower, see :func:`adversarial.exact_available`).
     """
 
     name: str
@@ -27,32 +68,85 @@ class NoiseModel(NamedTuple):
     fn: Callable
     options: Mapping
     random: bool = True
+    description: str = ""
+    supports: tuple[str, ...] = TASKS
 
 
-NOISE_MODELS = {
+_ATTACK_OPTIONS = {"attack": "auto", "steps": 20, "restarts": 1, "step_size": None}
+
+NOISE_MODELS: dict[str, NoiseModel] = {
     m.name: m
     for m in (
-        NoiseModel("gaussian", "inputs", random.gaussian, {}),
-        NoiseModel("uniform", "inputs", random.uniform, {}),
-        NoiseModel("laplace", "inputs", random.laplace, {}),
-        NoiseModel("student_t", "inputs", random.student_t, {"df": 3.0}),
-        NoiseModel("feature_dropout", "inputs", random.feature_dropout, {"impute": "zero"}),
-        NoiseModel("label_noise", "labels", random.label_noise, {}),
-        NoiseModel("param_additive", "params", params.param_additive, {}),
-        NoiseModel("param_multiplicative", "params", params.param_multiplicative, {}),
+        NoiseModel(
+            "gaussian", "inputs", random.gaussian, {}, description="X + level * N(0, 1); std level"
+        ),
+        NoiseModel(
+            "uniform",
+            "inputs",
+            random.uniform,
+            {},
+            description="X + U(-sqrt(3) level, sqrt(3) level); std level",
+        ),
+        NoiseModel(
+            "laplace",
+            "inputs",
+            random.laplace,
+            {},
+            description="X + Laplace(0, level / sqrt(2)); std level",
+        ),
+        NoiseModel(
+            "student_t",
+            "inputs",
+            random.student_t,
+            {"df": 3.0},
+            description="X + level * sqrt((df - 2) / df) * t_df, df > 2; std level",
+        ),
+        NoiseModel(
+            "feature_dropout",
+            "inputs",
+            random.feature_dropout,
+            {"impute": "zero"},
+            description="each entry missing with probability level, imputed by 0 or column mean",
+        ),
+        NoiseModel(
+            "label_noise",
+            "labels",
+            random.label_noise,
+            {},
+            description="regression y + level * N(0, 1); classification: with probability "
+            "level a uniformly drawn other class",
+        ),
+        NoiseModel(
+            "param_additive",
+            "params",
+            params.param_additive,
+            {},
+            description="w + level * N(0, 1) on every weight, biases untouched",
+        ),
+        NoiseModel(
+            "param_multiplicative",
+            "params",
+            params.param_multiplicative,
+            {},
+            description="w * (1 + level * N(0, 1)) on every weight, biases untouched",
+        ),
         NoiseModel(
             "adversarial_linf",
             "adversarial",
             adversarial.adversarial_linf,
-            {"attack": "auto", "steps": 20, "restarts": 1, "step_size": None},
+            dict(_ATTACK_OPTIONS),
             random=False,
+            description="worst case under ||delta||_inf <= level: exact (dual norm ||w||_1) "
+            "without hidden layers, PGD otherwise",
         ),
         NoiseModel(
             "adversarial_l2",
             "adversarial",
             adversarial.adversarial_l2,
-            {"attack": "auto", "steps": 20, "restarts": 1, "step_size": None},
+            dict(_ATTACK_OPTIONS),
             random=False,
+            description="worst case under ||delta||_2 <= level: exact (dual norm ||w||_2) "
+            "without hidden layers, PGD otherwise",
         ),
     )
 }
@@ -66,6 +160,15 @@ class SuiteEntry(NamedTuple):
     options: dict
 
 
+def _is_level(lv) -> bool:
+    return (
+        isinstance(lv, numbers.Real)
+        and not isinstance(lv, bool)
+        and math.isfinite(float(lv))
+        and float(lv) >= 0
+    )
+
+
 def check_entry(
     name: str, spec: Mapping, *, task: str | None, depth: int, path: str = "noise.models"
 ) -> SuiteEntry:
@@ -75,18 +178,30 @@ def check_entry(
       name: the noise model's name. spec: its config node.
       task: the dataset's task (None before the data are loaded: task checks are skipped).
       depth: number of model layers (1 = no hidden layer).
+      path: the config path used in error messages.
+
+    Returns:
+      The :class:`SuiteEntry` with float levels and every option filled in.
+
+    Raises:
+      ValueError: an unknown model (the message lists the known ones), empty or negative or
+        non-finite levels, probabilities above 1, an option the model does not take, a bad
+        option value, or an attack the model cannot use (``attack=exact`` needs a model
+        without hidden layers on a regression or binary task).
     """
     if name not in NOISE_MODELS:
         raise ValueError(
             f"{path}.{name}: unknown noise model; choose from {', '.join(NOISE_MODELS)}"
         )
     model = NOISE_MODELS[name]
+    if task is not None and task not in model.supports:
+        raise ValueError(f"{path}.{name}: not available for task={task!r}")
     spec = dict(spec or {})
     levels = spec.pop("levels", None)
-    if not levels:
+    if levels is None or isinstance(levels, (str, bytes)) or len(levels) == 0:
         raise ValueError(f"{path}.{name}.levels must be a non-empty list of levels >= 0")
     for lv in levels:
-        if not isinstance(lv, (int, float)) or not lv >= 0 or lv != lv or lv == float("inf"):
+        if not _is_level(lv):
             raise ValueError(f"{path}.{name}.levels contains {lv!r}; levels must be finite, >= 0")
     if name == "feature_dropout" or (name == "label_noise" and task not in ("regression", None)):
         if any(lv > 1 for lv in levels):
@@ -109,18 +224,25 @@ def check_entry(
         possible = adversarial.exact_available(depth, task or "regression")
         if options["attack"] == "exact" and not possible:
             raise ValueError(
-                f"{path}.{name}.attack=exact is only available for models without "
-                f"hidden layers on regression or binary tasks (task={task}, "
-                f"{depth} layers); use attack=pgd or auto"
+                f"{path}.{name}.attack=exact: no closed form for this budget here; it is only "
+                f"available for models without hidden layers on regression or binary tasks "
+                f"(task={task}, {depth} layers); use attack=pgd, fgsm or auto"
             )
         if int(options["steps"]) < 1 or int(options["restarts"]) < 1:
             raise ValueError(f"{path}.{name}: steps and restarts must be >= 1")
+        if options["step_size"] is not None and not options["step_size"] > 0:
+            raise ValueError(f"{path}.{name}.step_size={options['step_size']!r} must be > 0")
     return SuiteEntry(model, tuple(float(lv) for lv in levels), options)
 
 
 def check_suite(models: Mapping, draws: int, *, task: str | None, depth: int) -> list[SuiteEntry]:
-    """Validate a whole suite; ``draws`` must be >= 1 when the suite is not empty."""
+    """Validate a whole suite ``{name: {levels: [...], **options}}``.
+
+    ``draws`` must be an integer >= 1 when the suite is not empty.
+    """
     entries = [check_entry(k, v, task=task, depth=depth) for k, v in (models or {}).items()]
-    if entries and draws < 1:
-        raise ValueError(f"noise.draws={draws} must be >= 1")
+    if entries and (
+        isinstance(draws, bool) or not isinstance(draws, numbers.Integral) or draws < 1
+    ):
+        raise ValueError(f"noise.draws={draws!r} must be an integer >= 1")
     return entries

@@ -1,20 +1,34 @@
-"""Worst-case input perturbations within a norm ball ``‖δ‖ ≤ level`` per example.
+"""Worst-case input perturbations within a norm ball ``‖δ_i‖ ≤ ℓ`` for each test example i.
 
-For models without hidden layers (linear regression, binary logistic regression) the worst case
-is exact, from the dual norm (Xu, Caramanis & Mannor): with ``‖·‖_*`` the dual of the budget's
-norm (‖·‖₁ for L∞, ‖·‖₂ for L2) and ``g(w)`` the maximizer of ``⟨g, w⟩`` on the unit ball
-(``sign(w)`` for L∞, ``w / ‖w‖₂`` for L2):
+Both functions (:func:`adversarial_linf`, :func:`adversarial_l2`) have the uniform signature of
+:mod:`l1bench.noise` and return ``(X + Δ, y, params)``: the perturbed inputs, labels and weights
+unchanged. The level ℓ is the radius of the ball (not a standard deviation).
 
-* regression: ``x - sign(r) · level · g(w)`` with ``r = y - xᵀw - b``, so the absolute residual
-  grows to ``|r| + level · ‖w‖_*``;
-* binary logistic: ``x - (2y - 1) · level · g(w)``, so the margin ``(2y-1)(xᵀw + b)`` shrinks by
-  ``level · ‖w‖_*``.
+**Exact** (``attack="exact"``, chosen by ``"auto"`` for models without a hidden layer on a
+regression or binary task). Let ``‖·‖_*`` be the dual of the budget's norm (‖·‖₁ for L∞, ‖·‖₂
+for L2) and ``g(w)`` a maximizer of ``⟨g, w⟩`` on the unit ball, so ``⟨g(w), w⟩ = ‖w‖_*``
+(``sign(w)`` for L∞, ``w / ‖w‖₂`` for L2, 0 when w = 0). Then (Xu, Caramanis & Mannor, 2009):
 
-Otherwise (MLPs, multinomial logistic) projected gradient ascent on the per-example loss (PGD,
-Madry et al.): ``steps`` steps of size ``step_size`` (default ``2.5 · level / steps``), signed
-gradients for L∞ and normalized ones for L2, projection onto the ball, and ``restarts`` starts
-(the clean point first, then uniform draws in the ball) of which the worst is kept;
-``attack="fgsm"`` is one signed (or normalized) step of size ``level``.
+* regression, residual ``r = y − xᵀw − b``: ``δ = −ℓ·sign(r)·g(w)`` (sign(0) := 1) is a worst
+  case of any loss increasing in |r|; the absolute residual becomes ``|r| + ℓ‖w‖_*``, so the
+  worst-case MSE is ``mean_i (|r_i| + ℓ‖w‖_*)²``;
+* binary logistic, ``y ∈ {0, 1}``: ``δ = −ℓ·(2y − 1)·g(w)`` shrinks the margin
+  ``m = (2y − 1)(xᵀw + b)`` to ``m − ℓ‖w‖_*``, the worst case of the log-loss
+  ``log(1 + e^{−m})`` and of the 0/1 error alike.
+
+**PGD** (``"pgd"``, chosen by ``"auto"`` otherwise: MLPs, and multinomial logistic regression,
+whose worst-case cross-entropy has no single closed form — the exact pairwise margin bound
+``min_{j≠y} (w_y − w_j)ᵀx + b_y − b_j − ℓ‖w_y − w_j‖_*`` only decides the 0/1 error). Projected
+gradient ascent on the per-example training loss (½ squared error, log-loss, cross-entropy;
+Madry et al., 2018): ``steps`` steps ``δ ← Π(δ + α·d(∇_x loss))`` with ``d`` the sign of the
+gradient (L∞) or its direction ``∇/‖∇‖₂`` (L2), ``Π`` the projection onto the ball (clipping for
+L∞, radial scaling for L2), step size ``α = step_size`` or by default ``2.5·ℓ/steps``. There are
+``restarts`` runs — the first from δ = 0, the others from a uniform draw in the ball — and the one
+of highest loss is kept, so PGD never does worse than its clean start. ``"fgsm"`` (Goodfellow et
+al., 2015) is the cheap one-step attack ``δ = ℓ·d(∇_x loss(x))``.
+
+PGD is a lower bound on the worst case; for models without hidden layers the tests check it
+reaches the exact value.
 """
 
 from __future__ import annotations
@@ -25,15 +39,22 @@ import jax.numpy as jnp
 from l1bench import models
 
 ATTACKS = ("auto", "exact", "pgd", "fgsm")
+NORMS = ("linf", "l2")
 
 
 def exact_available(params_or_depth, task: str) -> bool:
-    """Whether the closed form applies: no hidden layer and a regression or binary task."""
+    """Whether the closed form applies: no hidden layer and a regression or binary task.
+
+    Args:
+      params_or_depth: a model pytree or its number of layers.
+      task: ``regression`` | ``binary`` | ``multiclass``.
+    """
     depth = params_or_depth if isinstance(params_or_depth, int) else len(params_or_depth)
     return depth == 1 and task in ("regression", "binary")
 
 
 def _unit_direction(w, norm):
+    """g(w): the maximizer of ⟨g, w⟩ over the unit ball of the budget's norm."""
     if norm == "linf":
         return jnp.sign(w)
     nrm = jnp.linalg.norm(w)
@@ -52,7 +73,12 @@ def _exact(X, y, params, level, norm, task):
 
 
 def example_loss(params, x, y, task, activation):
-    """The training loss of one example (½ squared error, log-loss or cross-entropy)."""
+    """The training loss of one example: ½ squared error, log-loss or cross-entropy.
+
+    Args:
+      params: model layers. x: (p,) one input. y: its target (class index for classification).
+      task: ``regression`` | ``binary`` | ``multiclass``. activation: the MLP's activation.
+    """
     out = models.apply(params, x, activation=activation)
     if task == "regression":
         return 0.5 * (y - out[0]) ** 2
@@ -76,10 +102,12 @@ def _ascent(g, norm):
 
 
 def _random_start(key, shape, level, norm, dtype):
+    """A uniform draw in the ball of radius ``level``."""
     if norm == "linf":
         return jax.random.uniform(key, shape, dtype, -level, level)
-    d = jax.random.normal(key, shape, dtype)
-    radius = level * jax.random.uniform(key, (), dtype) ** (1.0 / shape[-1])
+    k_dir, k_rad = jax.random.split(key)
+    d = jax.random.normal(k_dir, shape, dtype)
+    radius = level * jax.random.uniform(k_rad, (), dtype) ** (1.0 / shape[-1])
     return d / jnp.linalg.norm(d) * radius
 
 
@@ -122,6 +150,14 @@ def _attack(norm):
         step_size=None,
         **_,
     ):
+        if attack not in ATTACKS:
+            raise ValueError(f"attack={attack!r}; choose one of {', '.join(ATTACKS)}")
+        if attack == "exact" and not exact_available(params, task):
+            raise ValueError(
+                f"attack=exact: the {norm} worst case has no closed form for task={task!r} "
+                f"with {len(params)} layers (only without hidden layers on regression or "
+                f"binary tasks); use attack=pgd, fgsm or auto"
+            )
         use_exact = attack == "exact" or (attack == "auto" and exact_available(params, task))
         if use_exact:
             return _exact(X, y, params, level, norm, task), y, params
@@ -142,10 +178,45 @@ def _attack(norm):
         )
         return jax.vmap(one)(keys, X, y), y, params
 
+    fn.__name__ = fn.__qualname__ = f"adversarial_{norm}"
     return fn
 
 
 adversarial_linf = _attack("linf")
-adversarial_linf.__doc__ = "Worst case under ``‖δ‖∞ ≤ level`` (exact or PGD; module docstring)."
+adversarial_linf.__doc__ = """Worst case under ``‖δ_i‖∞ ≤ ℓ`` per example (module docstring).
+
+Exact for models without hidden layers on regression / binary tasks: ``δ = −ℓ·s·sign(w)``, the
+absolute residual (regression) grows, or the margin (binary) shrinks, by ``ℓ‖w‖₁``. PGD
+otherwise.
+
+Args:
+  task: ``regression`` | ``binary`` | ``multiclass``. activation: the MLP's activation.
+  attack: ``auto`` (exact where available, else PGD) | ``exact`` | ``pgd`` | ``fgsm``.
+  steps: PGD steps. restarts: PGD runs (the first from the clean point), worst kept.
+  step_size: PGD step; None means ``2.5·ℓ/steps``.
+
+Returns:
+  ``(X + Δ, y, params)``.
+
+Raises:
+  ValueError: ``attack=exact`` where there is no closed form, or an unknown attack.
+"""
 adversarial_l2 = _attack("l2")
-adversarial_l2.__doc__ = "Worst case under ``‖δ‖₂ ≤ level`` (exact or PGD; module docstring)."
+adversarial_l2.__doc__ = """Worst case under ``‖δ_i‖₂ ≤ ℓ`` per example (module docstring).
+
+Exact for models without hidden layers on regression / binary tasks: ``δ = −ℓ·s·w/‖w‖₂``, the
+absolute residual (regression) grows, or the margin (binary) shrinks, by ``ℓ‖w‖₂``. PGD
+otherwise.
+
+Args:
+  task: ``regression`` | ``binary`` | ``multiclass``. activation: the MLP's activation.
+  attack: ``auto`` (exact where available, else PGD) | ``exact`` | ``pgd`` | ``fgsm``.
+  steps: PGD steps. restarts: PGD runs (the first from the clean point), worst kept.
+  step_size: PGD step; None means ``2.5·ℓ/steps``.
+
+Returns:
+  ``(X + Δ, y, params)``.
+
+Raises:
+  ValueError: ``attack=exact`` where there is no closed form, or an unknown attack.
+"""

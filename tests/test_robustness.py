@@ -1,0 +1,365 @@
+"""robustness.evaluate_fits / evaluate against theory computed in the test, and the helpers.
+
+Closed forms for models without hidden layers (w, b; residual r = y − Xw − b; margin
+m = (2y − 1)(Xw + b)):
+
+* adversarial, budget ‖δ‖ ≤ ε with dual norm ‖·‖_*: MSE = mean (|r| + ε‖w‖_*)²; logistic margin
+  m − ε‖w‖_*;
+* Gaussian input noise, std σ: E[MSE] − MSE = σ²‖w‖²₂;
+* additive weight noise: σ² mean_i ‖x_i‖²; multiplicative: σ² mean_i Σ_j x_ij² w_j².
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import l1bench  # noqa: F401  (enables float64, as every l1bench entry point does)
+from l1bench import robustness
+from l1bench.noise import check_suite
+from l1bench.noise.adversarial import adversarial_linf
+
+Z = 4.0  # standard errors allowed in Monte-Carlo comparisons
+DUAL = {"adversarial_linf": lambda w: np.abs(w).sum(), "adversarial_l2": np.linalg.norm}
+
+
+def _within_se(samples, expected):
+    samples = np.asarray(samples, dtype=float).ravel()
+    se = samples.std(ddof=1) / np.sqrt(samples.size)
+    assert abs(samples.mean() - expected) <= Z * se + 1e-12, (samples.mean(), expected, se)
+
+
+def _batch(W, b):
+    """Linear models (F, p) weights and (F,) intercepts as a params batch."""
+    return ({"w": jnp.asarray(W, jnp.float64)[:, :, None], "b": jnp.asarray(b)[:, None]},)
+
+
+# two sparse linear models (their exact zeros exercise sign(0) = 0)
+W = np.array([[1.0, -2.0, 0.0, 0.0, 0.5, 0.0], [0.3, 0.0, 0.0, -1.0, 0.0, 0.2]])
+B = np.array([0.1, -0.2])
+
+
+@pytest.fixture(scope="module")
+def regression():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 6))
+    y = X @ W[0] + 0.3 * rng.standard_normal(200)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def binary():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((300, 6))
+    y = (rng.random(300) < 1 / (1 + np.exp(-(X @ W[0] + 0.1)))).astype(float)
+    return X, y
+
+
+# ---------------------------------------------------------------- regression: one suite, one jit
+
+SEED, DRAWS, EPS = 11, 400, [0.0, 0.05, 0.2]
+REGRESSION_SUITE = [
+    ("gaussian", [0.0, 0.5]),
+    ("param_additive", [0.1]),
+    ("param_multiplicative", [0.3]),
+    ("adversarial_linf", EPS),
+    ("adversarial_l2", EPS, {"attack": "exact"}),
+]
+
+
+@pytest.fixture(scope="module")
+def reg_out(regression):
+    """The regression suite on fits (w0, w1, w0): fit 2 is a copy of fit 0."""
+    X, y = regression
+    return robustness.evaluate_fits(
+        _batch(W[[0, 1, 0]], B[[0, 1, 0]]),
+        X,
+        y,
+        task="regression",
+        suite=REGRESSION_SUITE,
+        draws=DRAWS,
+        key=jax.random.fold_in(jax.random.key(SEED), robustness.NOISE_STREAM),
+    )
+
+
+def test_adversarial_linf_and_l2_equal_the_dual_norm_closed_form_for_regression(
+    regression, reg_out
+):
+    X, y = regression
+    for name in DUAL:
+        mse = reg_out[name]["mse"]
+        assert mse.shape == (3, 3, 1)  # deterministic: one draw
+        for f in range(2):
+            r = y - X @ W[f] - B[f]
+            for j, e in enumerate(EPS):
+                closed = np.mean((np.abs(r) + e * DUAL[name](W[f])) ** 2)
+                assert mse[f, j, 0] == pytest.approx(closed, rel=1e-10, abs=0)
+
+
+def test_gaussian_input_noise_adds_sigma2_norm_w2(regression, reg_out):
+    X, y = regression
+    mse = reg_out["gaussian"]["mse"]
+    assert mse.shape == (3, 2, DRAWS)
+    for f in range(2):
+        clean = np.mean((y - X @ W[f] - B[f]) ** 2)
+        np.testing.assert_allclose(mse[f, 0], clean, rtol=1e-12)  # level 0 is the clean error
+        _within_se(mse[f, 1] - clean, 0.5**2 * W[f] @ W[f])
+
+
+def test_parameter_noise_matches_its_closed_forms(regression, reg_out):
+    X, y = regression
+    for f in range(2):
+        clean = np.mean((y - X @ W[f] - B[f]) ** 2)
+        _within_se(
+            reg_out["param_additive"]["mse"][f, 0] - clean,
+            0.1**2 * np.mean(np.sum(X**2, axis=1)),
+        )
+        _within_se(
+            reg_out["param_multiplicative"]["mse"][f, 0] - clean,
+            0.3**2 * np.mean(np.sum(X**2 * W[f] ** 2, axis=1)),
+        )
+
+
+def test_every_fit_sees_the_same_draws(reg_out):
+    for name, errs in reg_out.items():
+        np.testing.assert_array_equal(errs["mse"][0], errs["mse"][2], err_msg=name)
+        assert not np.array_equal(errs["mse"][0], errs["mse"][1])
+
+
+def test_evaluate_per_seed_equals_evaluate_fits_with_the_seeds_noise_key(regression, reg_out):
+    X, y = regression
+    entries = check_suite(
+        {name: {"levels": lv, **(opt[0] if opt else {})} for name, lv, *opt in REGRESSION_SUITE},
+        DRAWS,
+        task="regression",
+        depth=1,
+    )
+    params = _batch(W[[0, 1, 0]], B[[0, 1, 0]])
+    per_seed = robustness.evaluate(
+        jax.tree_util.tree_map(lambda a: a[None], params),
+        X[None],
+        y[None],
+        np.array([SEED]),
+        entries,
+        draws=DRAWS,
+        task="regression",
+    )
+    assert [ne.name for ne in per_seed] == [name for name, *_ in REGRESSION_SUITE]
+    for ne in per_seed:
+        assert ne.errors["mse"].shape == (1, *reg_out[ne.name]["mse"].shape)
+        np.testing.assert_array_equal(ne.errors["mse"][0], reg_out[ne.name]["mse"])
+
+
+# ---------------------------------------------------------------- adversarial: classification
+
+
+def test_adversarial_linf_and_l2_shrink_the_logistic_margin_by_the_dual_norm(binary):
+    X, y = binary
+    eps = [0.05, 0.3]
+    out = robustness.evaluate_fits(
+        _batch(W, B),
+        X,
+        y,
+        task="binary",
+        suite=[("adversarial_linf", eps), ("adversarial_l2", eps)],
+        draws=3,
+        key=0,
+    )
+    for name in DUAL:
+        for f in range(2):
+            margin = (2 * y - 1) * (X @ W[f] + B[f])
+            for j, e in enumerate(eps):
+                worst = margin - e * DUAL[name](W[f])
+                got = out[name]
+                assert got["log_loss"][f, j, 0] == pytest.approx(
+                    np.mean(np.logaddexp(0.0, -worst)), rel=1e-10, abs=0
+                )
+                # accuracy is a mean of booleans, which jnp computes in float32: 1e-6
+                assert got["error_rate"][f, j, 0] == pytest.approx(np.mean(worst <= 0), abs=1e-6)
+
+
+# ---------------------------------------------------------------- adversarial: PGD
+
+
+def test_pgd_on_a_linear_model_reaches_the_closed_form(regression):
+    """attack=pgd forces the MLP code path on models without hidden layers."""
+    X, y = regression
+    eps = [0.1, 0.3]
+    pgd = {"attack": "pgd", "steps": 10, "restarts": 2}
+    out = robustness.evaluate_fits(
+        _batch(W, B),
+        X,
+        y,
+        task="regression",
+        suite=[("adversarial_linf", eps, pgd), ("adversarial_l2", eps, pgd)],
+        draws=1,
+        key=0,
+    )
+    for name in DUAL:
+        for f in range(2):
+            r = y - X @ W[f] - B[f]
+            for j, e in enumerate(eps):
+                closed = np.mean((np.abs(r) + e * DUAL[name](W[f])) ** 2)
+                got = out[name]["mse"][f, j, 0]
+                assert got == pytest.approx(closed, rel=1e-3)
+                assert got <= closed * (1 + 1e-12)  # a lower bound on the exact worst case
+
+
+def test_fgsm_on_a_linear_model_is_the_exact_worst_case(regression):
+    X, y = regression
+    key = jax.random.key(0)
+    fn = jax.jit(
+        lambda p: adversarial_linf(key, jnp.asarray(X), jnp.asarray(y), p, 0.2, attack="fgsm")[0]
+    )
+    for f in range(2):
+        X_adv = np.asarray(fn(jax.tree_util.tree_map(lambda a: a[f], _batch(W, B))))
+        closed = np.mean((np.abs(y - X @ W[f] - B[f]) + 0.2 * np.abs(W[f]).sum()) ** 2)
+        assert np.mean((y - X_adv @ W[f] - B[f]) ** 2) == pytest.approx(closed, rel=1e-10)
+
+
+def test_multiclass_pgd_lies_between_clean_and_the_exact_pairwise_bound():
+    """No closed form for the worst-case cross-entropy: PGD is used; its error rate is at least
+    the clean one and at most the exact worst-case 0/1 error, decided pairwise by
+    min_{j≠y} (w_y − w_j)ᵀx + b_y − b_j − ε‖w_y − w_j‖₁ ≤ 0."""
+    rng = np.random.default_rng(2)
+    K, p, n, eps = 3, 4, 300, 0.15
+    Wk = rng.standard_normal((2, p, K))
+    bk = rng.standard_normal((2, K)) * 0.1
+    X = rng.standard_normal((n, p))
+    y = np.argmax(X @ Wk[0] + bk[0] + rng.gumbel(size=(n, K)), axis=1).astype(float)
+    params = ({"w": jnp.asarray(Wk), "b": jnp.asarray(bk)},)
+    out = robustness.evaluate_fits(
+        params,
+        X,
+        y,
+        task="multiclass",
+        suite=[("adversarial_linf", [eps], {"steps": 10, "restarts": 2}), ("gaussian", [0.0])],
+        draws=2,
+        key=0,
+    )
+    yi = y.astype(int)
+    for f in range(2):
+        logits = X @ Wk[f] + bk[f]
+        clean_err = np.mean(np.argmax(logits, axis=1) != yi)
+        gap = logits[np.arange(n), yi][:, None] - logits
+        diff = np.abs(Wk[f][:, yi].T[:, :, None] - Wk[f][None]).sum(axis=1)  # ‖w_y − w_j‖₁
+        bound = gap - eps * diff
+        bound[np.arange(n), yi] = np.inf
+        exact_err = np.mean(bound.min(axis=1) <= 0)
+        pgd_err = out["adversarial_linf"]["error_rate"][f, 0, 0]
+        assert clean_err < pgd_err <= exact_err + 1e-6  # accuracy is float32 (see above)
+        assert pgd_err >= 0.9 * exact_err
+        np.testing.assert_allclose(out["gaussian"]["error_rate"][f, 0], clean_err, atol=1e-6)
+
+
+# ---------------------------------------------------------------- invalid settings
+
+
+@pytest.mark.parametrize(
+    "suite,draws,match",
+    [
+        ([("gaussian", [-0.1])], 5, r"suite\.gaussian\.levels"),
+        ([("gaussian", 0.1)], 5, r"gaussian.*levels.*list"),
+        ([("gaussian", [0.1])], 0, "draws"),
+        ([("blur", [0.1])], 5, "unknown noise model.*gaussian, uniform, laplace"),
+        ([("gaussian", [0.1], {"df": 3})], 5, "unknown option df; accepted: none"),
+        ([("gaussian", [0.1]), ("gaussian", [0.2])], 5, "appears twice"),
+        ([("gaussian", [0.1], {"levels": [0.2]})], 5, "levels once"),
+        ([("adversarial_linf", [0.1], {"attack": "exact"})], 5, "attack=exact"),
+        ([("adversarial_l2", [0.1], {"attack": "exact"})], 5, "attack=exact"),
+        ("gaussian", 5, "suite must be a list"),
+    ],
+)
+def test_invalid_settings_raise_naming_the_field(suite, draws, match):
+    batch = (  # an MLP 6 -> 3 -> 1, one fit
+        {"w": jnp.ones((1, 6, 3)), "b": jnp.zeros((1, 3))},
+        {"w": jnp.ones((1, 3, 1)), "b": jnp.zeros((1, 1))},
+    )
+    X, y = np.zeros((4, 6)), np.zeros(4)
+    with pytest.raises(ValueError, match=match):
+        robustness.evaluate_fits(batch, X, y, task="regression", suite=suite, draws=draws, key=0)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"task": "ranking"}, "task='ranking'"),
+        ({"activation": "swish"}, "activation='swish'"),
+        ({"X_test": np.zeros((4, 5))}, "5 features"),
+        ({"y_test": np.zeros(3)}, "y_test"),
+        ({"task": "binary", "y_test": np.array([0.0, 1.0, 2.0, 1.0])}, "y_test.*0..1"),
+        ({"params_batch": ({"w": jnp.zeros((6, 1)), "b": jnp.zeros(1)},)}, "leading fit axis"),
+    ],
+)
+def test_invalid_inputs_raise_naming_the_field(kwargs, match):
+    args = dict(
+        params_batch=_batch(W, B),
+        X_test=np.zeros((4, 6)),
+        y_test=np.zeros(4),
+        task="regression",
+        suite=[("gaussian", [0.1])],
+        draws=2,
+        key=0,
+    )
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=match):
+        robustness.evaluate_fits(**args)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+@pytest.mark.parametrize(
+    "coef,true,expected",
+    [
+        ([1, 0, 2, 0], [3, 0, 1, 0], (1.0, 1.0, 1.0)),  # exact
+        ([0, 0, 0, 0], [3, 0, 1, 0], (1.0, 0.0, 0.0)),  # empty estimate: nothing wrong selected
+        ([1, 1, 2, 0], [3, 0, 1, 0], (2 / 3, 1.0, 0.8)),  # superset
+        ([1, 0, 0, 0], [3, 0, 1, 0], (1.0, 0.5, 2 / 3)),  # subset
+        ([0, 1, 0, 1], [3, 0, 1, 0], (0.0, 0.0, 0.0)),  # disjoint
+        ([0, 0, 0, 0], [0, 0, 0, 0], (1.0, 1.0, 1.0)),  # nothing to find, nothing found
+        ([1, 0, 0, 0], [0, 0, 0, 0], (0.0, 1.0, 0.0)),  # nothing to find, something found
+        ([1e-300, 0, 0, 0], [3, 0, 0, 0], (1.0, 1.0, 1.0)),  # exact zeros, no threshold
+    ],
+)
+def test_support_recovery_hand_made_cases(coef, true, expected):
+    got = robustness.support_recovery(np.array(coef, float), np.array(true, float))
+    np.testing.assert_allclose(np.array(got, dtype=float), expected)
+
+
+def test_support_recovery_is_batched_over_leading_axes():
+    coef = np.array([[[1, 0, 2, 0], [1, 1, 2, 0]], [[0, 0, 0, 0], [1, 0, 0, 0]]], float)
+    precision, recall, f1 = robustness.support_recovery(coef, np.array([3, 0, 1, 0.0]))
+    assert precision.shape == recall.shape == f1.shape == (2, 2)
+    np.testing.assert_allclose(recall, [[1, 1], [0, 0.5]])
+
+
+def test_curve_summaries():
+    levels = np.array([0.0, 0.5, 2.0])
+    err = np.array([[1.0, 2.0, 4.0], [1.0, 1.0, 1.0]])
+    trapezoid = (0.5 * (1 + 2) / 2 + 1.5 * (2 + 4) / 2) / 2.0
+    np.testing.assert_allclose(robustness.auc(levels, err), [trapezoid, 1.0])
+    line = 3.0 + 2.0 * levels  # the normalized area of a line is its value at mid-range
+    assert robustness.auc(levels, line) == pytest.approx(3.0 + 2.0 * 1.0)
+    assert robustness.auc([0.3], [5.0]) == 5.0
+    with pytest.raises(ValueError, match="strictly increasing"):
+        robustness.auc([0.5, 0.5], [1.0, 2.0])
+    np.testing.assert_array_equal(robustness.worst_case(err), [4.0, 1.0])
+    # clean (F,) broadcasts over err (F, levels, draws)
+    e3 = np.stack([err, err], axis=-1)
+    deg = robustness.degradation(e3, np.array([1.0, 0.5]))
+    np.testing.assert_allclose(deg[0, :, 0], [0, 1, 3])
+    np.testing.assert_allclose(deg[1, :, 1], [1, 1, 1])
+    assert np.isinf(robustness.degradation(1.0, 0.0)) and np.isnan(robustness.degradation(0, 0))
+
+
+def test_layer_sparsity_counts_exact_zeros_per_layer():
+    rng = np.random.default_rng(0)
+    w1, w2 = rng.standard_normal((4, 5)), rng.standard_normal((5, 2))
+    w1[:2] = 0.0  # 10 of 20
+    w2[0, 0] = 0.0  # 1 of 10
+    params = ({"w": w1, "b": np.zeros(5)}, {"w": w2, "b": np.zeros(2)})
+    batch = jax.tree_util.tree_map(lambda a: np.stack([a, np.zeros_like(a)]), params)
+    first, second = robustness.layer_sparsity(batch)
+    np.testing.assert_allclose(first, [0.5, 1.0])
+    np.testing.assert_allclose(second, [0.1, 1.0])
