@@ -57,11 +57,11 @@ def _errors(out, y, task):
         return mse, 1.0 - mse / jnp.where(var > 0, var, jnp.nan)
     if task == "binary":
         z = out[:, 0]
-        acc = jnp.mean((z > 0) == (y > 0.5))
+        acc = jnp.mean(((z > 0) == (y > 0.5)).astype(out.dtype))
         return acc, jnp.mean(jax.nn.softplus(z) - y * z)
     logp = jax.nn.log_softmax(out, axis=-1)
     yi = y.astype(jnp.int32)
-    acc = jnp.mean(jnp.argmax(out, axis=-1) == yi)
+    acc = jnp.mean((jnp.argmax(out, axis=-1) == yi).astype(out.dtype))
     return acc, -jnp.mean(jnp.take_along_axis(logp, yi[:, None], axis=-1))
 
 
