@@ -108,9 +108,10 @@ def test_same_config_gives_byte_identical_tables_sequential_or_parallel(tmp_path
         sweep = tmp_path / f"s{i}"
         res = l1bench(
             "-m",
-            "penalty=l1",
-            "seed=0,1",
-            *FAST,
+            "penalty=l1,l2",
+            "cv_folds=0",
+            "noise=gaussian",
+            "noise.draws=2",
             f"hydra/launcher={launcher}",
             f"hydra.sweep.dir={sweep}",
         )
@@ -121,6 +122,10 @@ def test_same_config_gives_byte_identical_tables_sequential_or_parallel(tmp_path
                 for j in job_dirs(sweep)
             }
         )
+    assert sorted(runs[0]) == [
+        "cv_folds=0,noise.draws=2,noise=gaussian,penalty=l1",
+        "cv_folds=0,noise.draws=2,noise=gaussian,penalty=l2",
+    ]
     assert runs[0] == runs[1] == runs[2]
 
 
