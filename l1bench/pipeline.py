@@ -6,6 +6,7 @@ returns plain values; :func:`write` puts them in a run directory.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -21,6 +22,8 @@ from l1bench.fit import backends, compiled
 from l1bench.fit.convex import STATUS
 from l1bench.grid import Grid, Strengths, make_grid, repeat_problems
 from l1bench.penalties import make_penalty
+
+log = logging.getLogger("l1bench")
 
 
 class RunOutput(NamedTuple):
@@ -92,15 +95,26 @@ def corrupt_training_data(cfg: Config, data: Dataset) -> Dataset:
     tn = cfg.train_noise
     if tn.name is None:
         return data
-    entry = noise.check_entry(tn.name, {"levels": [tn.level], **tn.options}, task=data.task,
-                              depth=len(cfg.model.hidden) + 1, path="train_noise")
+    entry = noise.check_entry(
+        tn.name,
+        {"levels": [tn.level], **tn.options},
+        task=data.task,
+        depth=len(cfg.model.hidden) + 1,
+        path="train_noise",
+    )
     Xs, ys = [], []
     for s, seed in enumerate(data.seeds):
         key = jax.random.fold_in(jax.random.key(seed), TRAIN_NOISE_STREAM)
-        X, y, _ = entry.model.fn(key, jax.numpy.asarray(data.X_train[s]),
-                                 jax.numpy.asarray(data.y_train[s], jax.numpy.float64), None,
-                                 tn.level, task=data.task, n_classes=n_classes(data) or 2,
-                                 **entry.options)
+        X, y, _ = entry.model.fn(
+            key,
+            jax.numpy.asarray(data.X_train[s]),
+            jax.numpy.asarray(data.y_train[s], jax.numpy.float64),
+            None,
+            tn.level,
+            task=data.task,
+            n_classes=n_classes(data) or 2,
+            **entry.options,
+        )
         Xs.append(np.asarray(X))
         ys.append(np.asarray(y).astype(data.y_train.dtype))
     return data._replace(X_train=np.stack(Xs), y_train=np.stack(ys))
@@ -108,31 +122,58 @@ def corrupt_training_data(cfg: Config, data: Dataset) -> Dataset:
 
 # the error the robustness tables report: MSE (regression), accuracy (classification)
 PRIMARY = {"regression": "mse", "binary": "accuracy", "multiclass": "accuracy"}
-ID_COLUMNS = ("dataset", "task", "model", "solver", "penalty", "kind", "seed", "lam_index",
-              "lam", "l1_ratio", "dropout", "nnz", "sparsity", "status")
+ID_COLUMNS = (
+    "dataset",
+    "task",
+    "model",
+    "solver",
+    "penalty",
+    "kind",
+    "seed",
+    "lam_index",
+    "lam",
+    "l1_ratio",
+    "dropout",
+    "nnz",
+    "sparsity",
+    "status",
+)
 
 
-def _robustness_table(cfg: Config, data: Dataset, grid: Grid, fit: backends.FitOutput,
-                      fits: pd.DataFrame) -> pd.DataFrame | None:
+def _robustness_table(
+    cfg: Config, data: Dataset, grid: Grid, fit: backends.FitOutput, fits: pd.DataFrame
+) -> pd.DataFrame | None:
     """One row per (fit, noise model, level): mean and sd over draws of every error metric."""
-    suite = noise.check_suite(cfg.noise.models, cfg.noise.draws, task=data.task,
-                              depth=len(fit.params))
+    suite = noise.check_suite(
+        cfg.noise.models, cfg.noise.draws, task=data.task, depth=len(fit.params)
+    )
     if not suite:
         return None
     if data.X_test.shape[1] == 0:
-        raise ConfigError("the noise suite needs a test set: set dataset.test_size > 0 or "
-                          "noise=none")
+        raise ConfigError(
+            "the noise suite needs a test set: set dataset.test_size > 0 or noise=none"
+        )
     S, P, L = grid.lam.shape
-    evaluated = robustness.evaluate(_flat(fit.params, S), data.X_test, data.y_test, data.seeds,
-                                    suite, draws=cfg.noise.draws, task=data.task,
-                                    activation=cfg.model.activation, n_classes=n_classes(data))
+    evaluated = robustness.evaluate(
+        _flat(fit.params, S),
+        data.X_test,
+        data.y_test,
+        data.seeds,
+        suite,
+        draws=cfg.noise.draws,
+        task=data.task,
+        activation=cfg.model.activation,
+        n_classes=n_classes(data),
+    )
     primary = PRIMARY[data.task]
     ids = fits[[*ID_COLUMNS, "_flat", f"test_{primary}"]].rename(
-        columns={f"test_{primary}": "clean_error"})
+        columns={f"test_{primary}": "clean_error"}
+    )
     parts = []
     for ne in evaluated:
-        errs = {k: v.reshape(S * P * L, len(ne.levels), -1)[ids["_flat"]]
-                for k, v in ne.errors.items()}
+        errs = {
+            k: v.reshape(S * P * L, len(ne.levels), -1)[ids["_flat"]] for k, v in ne.errors.items()
+        }
         for li, level in enumerate(ne.levels):
             part = ids.drop(columns="_flat").assign(noise=ne.name, level=level, metric=primary)
             vals = errs[primary][:, li]
@@ -260,8 +301,9 @@ def _fit_table(
     if data.true_coef is not None and len(fit.params) == 1 and data.task != "multiclass":
         coef = fit.params[0]["w"][..., 0]  # (S, P, L, p)
         prec, rec, f1 = robustness.support_recovery(coef, data.true_coef[:, None, None, :])
-        columns.update(support_precision=prec.ravel(), support_recall=rec.ravel(),
-                       support_f1=f1.ravel())
+        columns.update(
+            support_precision=prec.ravel(), support_recall=rec.ravel(), support_f1=f1.ravel()
+        )
     columns["_flat"] = np.arange(S * P * L)
     table = pd.DataFrame(columns)
     keep = grid.valid[p_idx, l_idx].ravel()
@@ -279,11 +321,26 @@ def run(cfg: Config) -> RunOutput:
     data = corrupt_training_data(cfg, load(cfg))
     check_task(cfg, data)
     grid = build_grid(cfg, data)
+    S, P, L = grid.lam.shape
+    log.info(
+        "data %s: %d seed(s), train %s, test %s; fitting %d penalties x %d strengths",
+        data.name,
+        S,
+        data.X_train.shape[1:],
+        data.X_test.shape[1:],
+        P,
+        L,
+    )
     timings: dict[str, float] = {}
     fit = _fit(cfg, data, grid, data.X_train, data.y_train, timings)
+    log.info("fit: %.2f s (compile %.2f s)", timings.get("fit_s", 0), timings.get("compile_s", 0))
+    if cfg.cv_folds:
+        log.info("cross-validation: %d folds x %d seed(s) in one batch", cfg.cv_folds, S)
     selection = cross_validate(cfg, data, grid, timings) if cfg.cv_folds else None
     fits, params = _fit_table(cfg, data, grid, fit, selection)
     t_noise = time.perf_counter()
+    if cfg.noise.models:
+        log.info("robustness: %d noise models x %d draws", len(cfg.noise.models), cfg.noise.draws)
     robust = _robustness_table(cfg, data, grid, fit, fits)
     timings["robustness_s"] = time.perf_counter() - t_noise
     fits = fits.drop(columns="_flat")
