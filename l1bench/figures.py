@@ -341,7 +341,7 @@ def mlp(table: pd.DataFrame, selected: pd.DataFrame, stem: str | Path) -> list[P
                 color=st["color"],
                 marker="o",
                 ms=3,
-                label=f"{st['label']} ({r.strength})",
+                label=st["label"] + (f" ({r.strength})" if r.strength else ""),
             )
         ax.set_xlabel(xlabel)
         ax.set_ylabel("test accuracy (fraction)")
