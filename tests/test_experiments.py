@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,12 +10,10 @@ from sklearn.linear_model import lars_path
 
 import l1bench
 
-# experiments/ is a package at the repository root, not installed: import it from there
-# (a `pythonpath = ["."]` in pyproject's pytest settings would make this unnecessary)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from experiments import adversarial  # noqa: E402
-from experiments.common import RESULTS  # noqa: E402
-from experiments.diabetes_path import entry_order  # noqa: E402
+# experiments/ is a package at the repository root (on sys.path via pytest's pythonpath)
+from experiments import adversarial
+from experiments.common import RESULTS
+from experiments.diabetes_path import entry_order
 
 N_FIRST = 8  # features whose order of entry is compared
 
