@@ -38,9 +38,14 @@ def _check_tables(out, cases):
     assert "Machine:" in md and "## Summary" in md
     gapped = df[df["rel_gap"].notna() & (df["precision"] == "float64")]
     assert len(gapped) > 0
-    bad = gapped[~(gapped["rel_gap"] <= TARGET_GAP)]
-    assert bad.empty, bad[["case", "variant", "solver", "own_tol", "rel_gap"]].to_string()
-    assert gapped["reached"].all()
+    # l1bench must reach the common certified gap; a peer whose tolerance search falls short
+    # in quick mode (liblinear once stopped at 1.0e-6 + rounding) must be reported as such
+    ours = gapped[gapped["solver"].str.startswith("l1bench")]
+    bad = ours[~(ours["rel_gap"] <= TARGET_GAP)]
+    assert len(ours) and bad.empty, bad[["case", "variant", "solver", "rel_gap"]].to_string()
+    assert ours["reached"].all()
+    np.testing.assert_array_equal(gapped["reached"].astype(bool),
+                                  gapped["rel_gap"] <= TARGET_GAP)
     return df
 
 
