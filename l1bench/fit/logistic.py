@@ -73,7 +73,7 @@ from jax import lax
 from jax.scipy.special import xlogy
 
 from l1bench.fit import compiled
-from l1bench.fit.convex import STATUS
+from l1bench.fit.convex import STATUS, ConvexResult
 from l1bench.grid import lambda_max as grid_lambda_max
 from l1bench.penalties import soft_threshold
 
@@ -82,28 +82,15 @@ __all__ = ["STATUS", "LogisticResult", "fit_grid", "lambda_max", "solve"]
 _HI = lax.Precision.HIGHEST
 
 
-class LogisticResult(NamedTuple):
-    """Fits of a grid; leading axes (S, P, L) = problems, penalties, strengths.
-
-    The fields are those of :class:`l1bench.fit.convex.ConvexResult`.
-
-    Attributes:
-      coef: (S, P, L, p) binary, (S, P, L, p, K) multinomial; exact zeros from the L1 part.
-      intercept: (S, P, L) binary, (S, P, L, K) multinomial (for the raw, uncentred X).
-      objective: (S, P, L) the objective above at the returned ``(W, b)``.
-      gap: (S, P, L) final duality gap, absolute (largest gradient entry when λ = 0).
-      rel_gap: (S, P, L) the stopping measure: gap / P(0) (when λ = 0: over the gradient at
-        W = 0 with the optimal intercept).
-      n_iter: (S, P, L) iterations. status: (S, P, L) index into ``STATUS``.
-    """
-
-    coef: jax.Array
-    intercept: jax.Array
-    objective: jax.Array
-    gap: jax.Array
-    rel_gap: jax.Array
-    n_iter: jax.Array
-    status: jax.Array
+# The fits of a grid, with leading axes (S, P, L) = problems, penalties, strengths, in the fields
+# of the linear solver's result (one result type for every exact backend):
+#   coef: (S, P, L, p) binary, (S, P, L, p, K) multinomial; exact zeros from the L1 part.
+#   intercept: (S, P, L) binary, (S, P, L, K) multinomial (for the raw, uncentred X).
+#   objective: the objective above at the returned (W, b).
+#   gap: final duality gap, absolute (largest gradient entry when λ = 0).
+#   rel_gap: the stopping measure, gap / P(0) (when λ = 0: over the gradient at W = 0 with the
+#     optimal intercept).  n_iter, status: iterations and an index into STATUS.
+LogisticResult = ConvexResult
 
 
 class _Problem(NamedTuple):
