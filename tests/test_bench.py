@@ -44,8 +44,7 @@ def _check_tables(out, cases):
     bad = ours[~(ours["rel_gap"] <= TARGET_GAP)]
     assert len(ours) and bad.empty, bad[["case", "variant", "solver", "rel_gap"]].to_string()
     assert ours["reached"].all()
-    np.testing.assert_array_equal(gapped["reached"].astype(bool),
-                                  gapped["rel_gap"] <= TARGET_GAP)
+    np.testing.assert_array_equal(gapped["reached"].astype(bool), gapped["rel_gap"] <= TARGET_GAP)
     return df
 
 
@@ -66,5 +65,5 @@ def test_quick_suite_all_cases(tmp_path):
             diff = float(row.quality.split("l1bench ")[1])
             assert diff < (1e-8 if row.precision == "float64" else 1e-3), row
     noise = df[(df["case"] == "F") & (df["solver"] == "NumPy loop")]
-    z = float(noise["quality"].iloc[0].split("max |z| = ")[1].split()[0])
-    assert z < 8.0
+    diff = float(noise["quality"].iloc[0].split("l1bench ")[1])
+    assert diff < 0.5  # Monte-Carlo agreement at 4 draws

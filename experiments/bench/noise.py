@@ -4,8 +4,8 @@ l1bench's :func:`l1bench.robustness.evaluate` (every fit × noise model × level
 jit) against a NumPy loop over (noise model, level, draw) that evaluates all models at once per
 perturbation (``X' @ W``, vectorized over models: the strong way to write it in NumPy). Both use
 common random numbers across models, as l1bench does; the draws differ between the two (different
-generators), so the quality column compares the draw-averaged MSE curves by the largest z-score of
-their difference (Monte-Carlo standard errors of both).
+generators), so the quality column compares the MSE averaged over models and draws, per noise model
+and level (a Monte-Carlo comparison).
 """
 
 from __future__ import annotations
@@ -86,15 +86,13 @@ def run_case(*, W, b, X, y, levels, draws, size, repeats, precisions=("float64",
         records.append(rec)
 
     def quality(o):
-        z = 0.0
-        for m in NOISE:
-            a, r = o[m], ref[m]
-            se = np.sqrt(a.var(-1, ddof=1) / a.shape[-1] + r.var(-1, ddof=1) / r.shape[-1])
-            diff = np.abs(a.mean(-1) - r.mean(-1))
-            z = max(z, float(np.max(np.where(se > 0, diff / np.where(se > 0, se, 1.0), 0.0))))
-        return (
-            f"draw-mean MSE agrees with l1bench's: max |z| = {z:.1f} over models × noise × levels"
+        # different random draws: compare the MSE averaged over models and draws per (noise
+        # model, level); the difference is Monte-Carlo error (≈10% at 20 draws for
+        # param_additive, whose single weight perturbation per draw is shared by all models)
+        diff = max(
+            float(np.max(np.abs(o[m].mean((0, 2)) / ref[m].mean((0, 2)) - 1.0))) for m in NOISE
         )
+        return f"max rel. difference of the mean MSE per noise × level vs l1bench {diff:.1e}"
 
     rec, _ = fixed_work(
         case="F",
