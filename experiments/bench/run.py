@@ -224,7 +224,7 @@ def add_ratios(records: list[Record]) -> None:
 
 
 def summary(records: list[Record]) -> list[dict]:
-    """Per variant: l1bench float64 against the fastest peer that reached the target."""
+    """Per variant: l1bench float64 against the fastest float64 peer that reached the target."""
     rows = []
     keys = list(dict.fromkeys((r.case, r.variant) for r in records))
     for key in keys:
@@ -235,6 +235,7 @@ def summary(records: list[Record]) -> list[dict]:
             r
             for r in rs
             if not r.solver.startswith("l1bench")
+            and r.precision == "float64"
             and math.isfinite(r.run_s)
             and r.reached is not False
         ]
