@@ -171,3 +171,21 @@ def test_bad_arguments_name_the_field(kwargs, field):
 def test_bad_arrays_get_clear_errors(X, y, field):
     with pytest.raises(ValueError, match=field):
         l1bench.fit(X, y)
+
+
+def test_shared_design_equals_one_copy_per_problem():
+    from l1bench.fit import convex
+    from l1bench.grid import Strengths, make_grid
+    from l1bench.penalties import make_penalty
+
+    X, y = _correlated(n=60, p=20)
+    rng = np.random.default_rng(5)
+    Y = y + rng.standard_normal((3, len(y)))  # three replicate targets on one design
+    Xs = np.broadcast_to(X, (3, *X.shape))
+    pens = [make_penalty("l1", "l1"), make_penalty("en", "elastic_net", 0.5)]
+    grid = make_grid(pens, [Strengths(n_lambdas=5)] * 2, Xs, Y, [0, 1, 2])
+    shared = convex.solve(grid, X, Y, tol=1e-10)
+    copied = convex.solve(grid, Xs, Y, tol=1e-10)
+    assert (shared.status == 0).all()
+    np.testing.assert_allclose(shared.objective, copied.objective, rtol=1e-12)
+    np.testing.assert_allclose(shared.coef, copied.coef, rtol=1e-6, atol=1e-9)

@@ -197,7 +197,7 @@ def fit_grid(
     """Fit every point of a grid in one compiled call.
 
     Args:
-      X: (S, n, p) designs, one per problem. y: (S, n) targets.
+      X: (S, n, p) designs, one per problem, or (n, p) shared by all. y: (S, n) targets.
       lam: (S, P, L) strengths, each path from strongest to weakest (warm starts follow it).
       l1_ratio: (P,) α per penalty. weighted: (P,) bool, marginalized-dropout L2 weights.
       tol: stopping tolerance on gap / P(0). max_iter: iteration cap per fit.
@@ -221,7 +221,9 @@ def fit_grid(
         )
         return jax.vmap(lambda lp, a, wt: solve(lp, a, wt))(lam_s, l1_ratio, weighted)
 
-    return jax.vmap(per_problem)(X, y, lam)
+    # a 2-D X is shared by every problem: vmap leaves it unbatched, so centring, the Gram matrix
+    # and its eigenvalue are computed once and the problems' steps become matrix-matrix products
+    return jax.vmap(per_problem, in_axes=(0 if X.ndim == 3 else None, 0, 0))(X, y, lam)
 
 
 def solve(
@@ -236,7 +238,8 @@ def solve(
     precision="float64",
     timings: dict | None = None,
 ) -> ConvexResult:
-    """Fit a :class:`l1bench.grid.Grid` on (S, n, p) designs; returns numpy arrays.
+    """Fit a :class:`l1bench.grid.Grid` on (S, n, p) designs, or one (n, p) design shared by
+    every problem (e.g. replicate targets); returns numpy arrays.
 
     Picks the Gram form when ``p <= n`` and casts to ``precision`` (``float64`` | ``float32``).
     The compiled executable is kept per shape, so a second grid of the same shape does not
@@ -245,7 +248,7 @@ def solve(
     import numpy as np
 
     dtype = {"float64": jnp.float64, "float32": jnp.float32}[precision]
-    n, p = X.shape[1], X.shape[2]
+    n, p = X.shape[-2], X.shape[-1]
     l1_ratio = np.array([pen.l1_ratio for pen in grid.penalties])
     weighted = np.array([pen.dropout_weighted for pen in grid.penalties])
     args = (
@@ -258,5 +261,6 @@ def solve(
         jnp.asarray(max_iter, jnp.int32),
     )
     statics = dict(fit_intercept=bool(fit_intercept), use_gram=p <= n, check_every=int(check_every))
-    out = compiled.call(fit_grid, args, statics, timings=timings, batch_argnums=(0, 1, 2))
+    batch = (0, 1, 2) if np.ndim(X) == 3 else (1, 2)
+    out = compiled.call(fit_grid, args, statics, timings=timings, batch_argnums=batch)
     return ConvexResult(*(np.asarray(a) for a in out))
