@@ -27,6 +27,7 @@ LR_SCHEDULES = ("constant", "cosine")
 ACTIVATIONS = ("relu", "tanh", "gelu", "sigmoid")
 PRECISIONS = ("float64", "float32")
 TASKS = ("auto", "regression", "classification")
+PROGRESS_MODES = ("auto", "log", "bar", "off")  # l1bench.progress.MODES (config imports no stages)
 
 
 class ConfigError(ValueError):
@@ -116,6 +117,14 @@ class SolverConfig:
 
 
 @dataclass
+class ProgressConfig:
+    """How long work is reported (:mod:`l1bench.progress`)."""
+
+    mode: str = "auto"  # auto | log | bar | off
+    interval: float = 30.0  # seconds between log lines while a stage runs
+
+
+@dataclass
 class Config:
     """The root config (``configs/config.yaml`` composes onto this schema)."""
 
@@ -125,6 +134,7 @@ class Config:
     resume: bool = False
     shard: bool = False
     compilation_cache: str | None = "~/.cache/l1bench/jax"
+    progress: ProgressConfig = field(default_factory=ProgressConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     penalty: dict[str, PenaltyConfig] = field(default_factory=dict)
@@ -221,6 +231,8 @@ def validate(cfg: DictConfig | Config) -> Config:
     _choice("model.name", cfg.model.name, MODELS)
     _choice("solver.name", cfg.solver.name, SOLVERS)
     _choice("solver.precision", cfg.solver.precision, PRECISIONS)
+    _choice("progress.mode", cfg.progress.mode, PROGRESS_MODES)
+    _positive("progress.interval", cfg.progress.interval)
     _positive("solver.tol", cfg.solver.tol)
     if cfg.solver.max_iter < 1:
         raise ConfigError(f"solver.max_iter={cfg.solver.max_iter} must be >= 1")

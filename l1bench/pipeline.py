@@ -15,7 +15,7 @@ import jax
 import numpy as np
 import pandas as pd
 
-from l1bench import cv, metrics, noise, results, robustness
+from l1bench import cv, metrics, noise, progress, results, robustness
 from l1bench.config import Config, ConfigError
 from l1bench.data import Dataset, load_dataset
 from l1bench.fit import backends, compiled
@@ -317,6 +317,7 @@ def _fit_table(
 def run(cfg: Config) -> RunOutput:
     """Run one job: load, grid, fit, cross-validate, metrics; return tables and provenance."""
     t_start = time.perf_counter()
+    progress.configure(cfg.progress.mode, cfg.progress.interval)
     compiled.set_sharding(cfg.shard)
     data = corrupt_training_data(cfg, load(cfg))
     check_task(cfg, data)
@@ -332,16 +333,20 @@ def run(cfg: Config) -> RunOutput:
         L,
     )
     timings: dict[str, float] = {}
-    fit = _fit(cfg, data, grid, data.X_train, data.y_train, timings)
+    with progress.Stage(f"fit: {P} penalties x {L} strengths x {S} seed(s)"):
+        fit = _fit(cfg, data, grid, data.X_train, data.y_train, timings)
     log.info("fit: %.2f s (compile %.2f s)", timings.get("fit_s", 0), timings.get("compile_s", 0))
+    selection = None
     if cfg.cv_folds:
         log.info("cross-validation: %d folds x %d seed(s) in one batch", cfg.cv_folds, S)
-    selection = cross_validate(cfg, data, grid, timings) if cfg.cv_folds else None
+        with progress.Stage(f"cross-validation: {cfg.cv_folds} folds"):
+            selection = cross_validate(cfg, data, grid, timings)
     fits, params = _fit_table(cfg, data, grid, fit, selection)
     t_noise = time.perf_counter()
     if cfg.noise.models:
         log.info("robustness: %d noise models x %d draws", len(cfg.noise.models), cfg.noise.draws)
-    robust = _robustness_table(cfg, data, grid, fit, fits)
+    with progress.Stage(f"robustness: {len(cfg.noise.models)} noise models"):
+        robust = _robustness_table(cfg, data, grid, fit, fits)
     timings["robustness_s"] = time.perf_counter() - t_noise
     fits = fits.drop(columns="_flat")
     timings["wall_s"] = time.perf_counter() - t_start

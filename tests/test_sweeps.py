@@ -48,6 +48,9 @@ def test_sweep_ends_with_one_merged_table(tmp_path, launcher):
     assert len(rob) == len(merged) * 4  # gaussian has 4 levels
     assert "diabetes" in (sweep / "summary.md").read_text()
     assert (sweep / "sweep_config.yaml").exists()
+    # every job logs the sweep's progress when it ends; the last one sees all four done
+    logs = res.stdout + res.stderr + "".join(p.read_text() for p in sweep.rglob("*.log"))
+    assert "4/4 jobs done" in logs, logs[-2000:]
 
 
 def test_killed_sweep_resumes_without_loss_or_duplication(tmp_path):

@@ -1,0 +1,81 @@
+"""Progress reporting: stage heartbeats (log lines / live line), sweep lines, job counting."""
+
+import io
+import logging
+import time
+
+import pytest
+
+from l1bench import progress
+from l1bench.callbacks import count_jobs, job_states
+from l1bench.config import ConfigError, validate
+
+
+def test_sweep_line_counts_and_estimates_time_left():
+    line = progress.sweep_line(3, 12, 1, 90.0)
+    assert "3/12 jobs done, 1 failed" in line
+    assert "1 min 30 s elapsed" in line
+    assert "about 4 min 30 s left" in line  # 90 s per 3 jobs, 9 to go
+    assert line.count("#") == 5 and "[" in line  # 3/12 of 20 cells
+    assert "left" not in progress.sweep_line(12, 12, 0, 90.0)
+    assert progress.sweep_line(2, None, 0, 5.0) == "sweep: 2 jobs done, 5 s elapsed"
+
+
+@pytest.mark.parametrize("seconds, text", [(4.4, "4 s"), (185, "3 min 05 s"), (7260, "2 h 01 min")])
+def test_duration(seconds, text):
+    assert progress.duration(seconds) == text
+
+
+def test_stage_logs_while_running_and_stays_quiet_when_short(caplog):
+    caplog.set_level(logging.INFO, logger="l1bench")
+    with progress.Stage("fit: test", mode="log", interval=0.05) as st:
+        time.sleep(0.3)
+    lines = [r.getMessage() for r in caplog.records if "fit: test" in r.getMessage()]
+    assert st.reports == len(lines) >= 2
+    assert all("still running" in m for m in lines)
+    caplog.clear()
+    with progress.Stage("fit: short", mode="log", interval=10.0) as st:
+        pass
+    assert st.reports == 0 and not caplog.records
+
+
+def test_stage_bar_redraws_in_place_and_ends_with_a_line():
+    stream = io.StringIO()
+    with progress.Stage("cv", mode="bar", stream=stream):
+        time.sleep(1.7)
+    text = stream.getvalue()
+    assert text.startswith("\rcv: ") and text.endswith("\n")
+    assert "cv: done in 2 s" in text and text.count("\n") == 1
+
+
+def test_stage_off_and_auto_on_a_pipe_is_log(caplog):
+    with progress.Stage("x", mode="off", interval=0.01) as st:
+        time.sleep(0.1)
+    assert st.reports == 0
+    assert progress.Stage("x", mode="auto", stream=io.StringIO()).mode == "log"
+
+
+def test_bad_progress_settings_are_rejected(compose_cfg):
+    with pytest.raises(ValueError, match="progress.mode"):
+        progress.configure("spinner")
+    with pytest.raises(ValueError, match="progress.interval"):
+        progress.configure("log", 0)
+    with pytest.raises(ConfigError, match="progress.mode='spinner'.*auto, log, bar, off"):
+        validate(compose_cfg("progress.mode=spinner"))
+    with pytest.raises(ConfigError, match="progress.interval"):
+        validate(compose_cfg("progress.interval=-1"))
+
+
+def test_count_jobs_is_the_basic_sweepers_product():
+    assert count_jobs(["penalty=l1,l2", "seed=0,1,2", "n_seeds=2"]) == 6
+    assert count_jobs(["seed=range(0,4)"]) == 4
+    assert count_jobs(["dataset=diabetes"]) == 1
+    assert count_jobs(["penalty=glob(*)"]) is None  # needs the config tree
+
+
+def test_job_states_read_manifests(tmp_path):
+    from l1bench.results import write_json_atomic
+
+    for name, status in [("a", "complete"), ("b", "failed"), ("c", "running")]:
+        write_json_atomic(tmp_path / name / "manifest.json", {"status": status})
+    assert job_states(tmp_path) == (2, 1)
