@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from l1bench import progress
 from l1bench.config import (
     MODELS,
     PRECISIONS,
@@ -223,9 +224,16 @@ def fit(
         task=task,
         n_classes=n_classes,
     )
-    out = backends.fit(
-        grid, X[None], y[None], task=task, n_classes=n_classes, model=model_cfg, solver=solver_cfg
-    )
+    with progress.Stage(f"l1bench.fit: {penalty}, {grid.lam.shape[-1]} strengths"):
+        out = backends.fit(
+            grid,
+            X[None],
+            y[None],
+            task=task,
+            n_classes=n_classes,
+            model=model_cfg,
+            solver=solver_cfg,
+        )
     keep = grid.valid[0]
     take = lambda a: np.asarray(a)[0, 0][keep]
     params = jax.tree_util.tree_map(take, out.params)
