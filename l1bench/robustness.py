@@ -45,65 +45,211 @@ NOISE_STREAM = 4  # the "noise" stream of a seed's key (init 0, dropout 1, batch
 
 
 class NoiseErrors(NamedTuple):
-    """Errors under one noise model: ``{metric: (S, F, levels, draws)}``."""
+    """Errors under one noise model: ``{metric: (S, F, levels, draws)}``.
+
+    ``method`` says how they were computed: ``direct`` (every fit's predictions on every
+    perturbed test set) or ``quadratic`` (the Gram-matrix form, see the module docstring).
+    """
 
     name: str
     levels: tuple[float, ...]
     errors: dict[str, np.ndarray]
+    method: str = "direct"
+
+
+def quadratic_applies(task: str, depth: int, n_out: int, target: str) -> bool:
+    """Whether the quadratic form can compute a noise model's errors exactly.
+
+    It needs the squared error of a linear model with one output (regression, no hidden
+    layer) and a noise model that perturbs the inputs and labels independently of the fit, or
+    the weights alone (targets ``inputs``, ``labels``, ``params``; not the adversarial ones,
+    whose perturbation depends on each fit).
+    """
+    return task == "regression" and depth == 1 and n_out == 1 and target in _QUADRATIC_TARGETS
+
+
+_QUADRATIC_TARGETS = ("inputs", "labels", "params")
+
+
+def choose_method(method: str, *, task, depth, n_out, target, n, p, n_fits) -> str:
+    """``direct`` or ``quadratic`` for one noise model (see :data:`METHODS`).
+
+    ``auto`` takes the quadratic form where it applies and costs fewer multiply-adds per
+    draw, ``(n + F)(p + 2)² < n·p·F`` (n test examples, p features, F fits; it pays once
+    F is larger than about p + 4); ``quadratic`` takes it wherever it applies; ``direct``
+    never.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method={method!r}; choose one of {', '.join(METHODS)}")
+    if method == "direct" or not quadratic_applies(task, depth, n_out, target):
+        return "direct"
+    if method == "quadratic":
+        return "quadratic"
+    q = p + 2
+    return "quadratic" if (n + n_fits) * q * q < n * p * n_fits else "direct"
+
+
+METHODS = ("auto", "direct", "quadratic")
+
+
+def _fold(base, j, d):
+    return jax.random.fold_in(jax.random.fold_in(base, j), d)
+
+
+def _direct(fn, opts, draws, lv, ps, Xs, ys, base, ctx):
+    """Every fit's errors from its predictions on every perturbed test set: (F, L, D) each."""
+    task, activation = ctx["task"], ctx["activation"]
+
+    def per_fit(p):
+        def per_level(j, level):
+            def per_draw(d):
+                X2, y2, p2 = fn(_fold(base, j, d), Xs, ys, p, level, **ctx, **opts)
+                out = jax.vmap(lambda x: models.apply(p2, x, activation=activation))(X2)
+                return metrics._errors(out, y2, task)
+
+            return jax.vmap(per_draw)(jnp.arange(draws))
+
+        return jax.vmap(per_level)(jnp.arange(lv.shape[0]), lv)
+
+    return jax.vmap(per_fit)(ps)
+
+
+def _quadratic(fn, opts, draws, lv, target, ps, Xs, ys, base, ctx):
+    """The MSE and R² of every fit as a quadratic form in its centred weights: (F, L, D) each.
+
+    With A = [X', 1] (n × (p+1)), u_f = [w_f, b_f] − [w_r, b_r] (centred on the reference
+    fit r, the fit of smallest clean MSE) and r' = y' − A [w_r, b_r] the reference's residual
+    on the perturbed test set, the residual of fit f is ``y' − A [w_f, b_f] = r' − A u_f``, so
+
+    .. math:: \\mathrm{MSE}_f = \\frac{1}{n}\\lVert r' - A u_f\\rVert^2
+       = \\tilde u_f^\\top G \\tilde u_f, \\quad \\tilde u_f = [u_f, -1],
+       \\quad G = \\frac{1}{n} [A, r']^\\top [A, r'],
+
+    at ``n(p+2)²`` multiply-adds per perturbation for G plus ``F(p+2)(p+3)/2`` for the F
+    forms (one matrix product of the packed upper triangles over all draws), instead of
+    ``n·p·F``. Input noise recomputes G per draw; label noise only its last column (X' = X);
+    weight noise keeps the clean G and perturbs u_f. Centring keeps the terms of the form on
+    the scale of the differences between fits rather than of the weights, so that the
+    form loses little to cancellation in float32.
+    """
+    layer = ps[0]
+    V = jnp.concatenate([layer["w"][..., 0], layer["b"]], axis=1)  # (F, p+1)
+    n = Xs.shape[0]
+    dt = Xs.dtype
+    one = jnp.ones((n, 1), dt)
+    A = jnp.concatenate([Xs, one], axis=1)  # (n, p+1)
+    Gxx = (A.T @ A) / n
+    # the reference: the fit of smallest clean MSE (uncentred form; it only picks the centre)
+    cy = (A.T @ ys) / n
+    clean = jnp.sum((V @ Gxx) * V, axis=1) - 2.0 * (V @ cy) + (ys @ ys) / n
+    ref = jnp.argmin(jnp.where(jnp.isfinite(clean), clean, jnp.inf))
+    vr = V[ref]
+    U = V - vr  # (F, p+1)
+    p_ref = jax.tree_util.tree_map(lambda a: a[ref], ps)
+    L = lv.shape[0]
+    levels_draws = (jnp.repeat(jnp.arange(L), draws), jnp.repeat(lv, draws))
+    draw_ids = jnp.tile(jnp.arange(draws), L)
+
+    def grid(f):  # f(j, level, d) over every (level, draw), flattened to L·D
+        return jax.vmap(f)(*levels_draws, draw_ids)
+
+    if target == "inputs":
+        q = Xs.shape[1] + 2
+        iu, ju = np.triu_indices(q)
+        weight = jnp.asarray(np.where(iu == ju, 1.0, 2.0), dt)
+
+        def gram(j, level, d):
+            X2, y2, _ = fn(_fold(base, j, d), Xs, ys, p_ref, level, **ctx, **opts)
+            r = y2 - X2 @ vr[:-1] - vr[-1]
+            Z = jnp.concatenate([X2, jnp.ones((n, 1), dt), r[:, None]], axis=1)
+            G = (Z.T @ Z) / n
+            return G[iu, ju], jnp.var(y2)
+
+        Gp, var = grid(gram)  # (LD, T), (LD,)
+        Ut = jnp.concatenate([U, -jnp.ones((U.shape[0], 1), dt)], axis=1)  # (F, q)
+        M = Ut[:, iu] * Ut[:, ju] * weight  # (F, T)
+        mse = M @ Gp.T  # (F, LD)
+    elif target == "labels":
+        quad = jnp.sum((U @ Gxx) * U, axis=1)  # (F,)
+
+        def column(j, level, d):
+            _, y2, _ = fn(_fold(base, j, d), Xs, ys, p_ref, level, **ctx, **opts)
+            r = y2 - A @ vr
+            return (A.T @ r) / n, (r @ r) / n, jnp.var(y2)
+
+        c, s, var = grid(column)  # (LD, p+1), (LD,), (LD,)
+        mse = quad[:, None] - 2.0 * (U @ c.T) + s[None, :]
+    else:  # params
+        r0 = ys - A @ vr
+        c0, s0 = (A.T @ r0) / n, (r0 @ r0) / n
+
+        def perturbed(j, level, d):
+            k = _fold(base, j, d)
+            p2 = jax.vmap(lambda p: fn(k, Xs, ys, p, level, **ctx, **opts)[2])(ps)
+            U2 = jnp.concatenate([p2[0]["w"][..., 0], p2[0]["b"]], axis=1) - vr
+            return jnp.sum((U2 @ Gxx) * U2, axis=1) - 2.0 * (U2 @ c0) + s0
+
+        mse = grid(perturbed).T  # (F, LD)
+        var = jnp.broadcast_to(jnp.var(ys), (L * draws,))
+    r2 = 1.0 - mse / jnp.where(var > 0, var, jnp.nan)[None, :]
+    shape = (U.shape[0], L, draws)
+    return mse.reshape(shape), r2.reshape(shape)
 
 
 @partial(jax.jit, static_argnames=("spec", "task", "activation", "n_classes"))
 def _evaluate_suite(params, X, y, keys, levels, *, spec, task, activation, n_classes):
     """The compiled core: a tuple, per suite model, of the metric tuples (S, F, L, D).
 
-    ``spec`` is static: per model ``(fn, sorted option items, draws)``; ``levels`` a tuple of
-    (L_m,) arrays; ``keys`` (S,) one key per problem.
+    ``spec`` is static: per model ``(fn, sorted option items, draws, method, target)``;
+    ``levels`` a tuple of (L_m,) arrays; ``keys`` (S,) one key per problem.
     """
+    ctx = {"task": task, "activation": activation, "n_classes": n_classes}
 
-    def one_model(i, fn, opts, draws, lv):
+    def one_model(i, fn, opts, draws, method, target, lv):
         def per_problem(ps, Xs, ys, key):
             base = jax.random.fold_in(key, i)
-
-            def per_fit(p):
-                def per_level(j, level):
-                    def per_draw(d):
-                        k = jax.random.fold_in(jax.random.fold_in(base, j), d)
-                        X2, y2, p2 = fn(
-                            k,
-                            Xs,
-                            ys,
-                            p,
-                            level,
-                            task=task,
-                            activation=activation,
-                            n_classes=n_classes,
-                            **opts,
-                        )
-                        out = jax.vmap(lambda x: models.apply(p2, x, activation=activation))(X2)
-                        return metrics._errors(out, y2, task)
-
-                    return jax.vmap(per_draw)(jnp.arange(draws))
-
-                return jax.vmap(per_level)(jnp.arange(lv.shape[0]), lv)
-
-            return jax.vmap(per_fit)(ps)
+            if method == "quadratic":
+                return _quadratic(fn, opts, draws, lv, target, ps, Xs, ys, base, ctx)
+            return _direct(fn, opts, draws, lv, ps, Xs, ys, base, ctx)
 
         return jax.vmap(per_problem)(params, X, y, keys)
 
     return tuple(
-        one_model(i, fn, dict(opts), draws, lv)
-        for i, ((fn, opts, draws), lv) in enumerate(zip(spec, levels, strict=True))
+        one_model(i, fn, dict(opts), draws, method, target, lv)
+        for i, ((fn, opts, draws, method, target), lv) in enumerate(zip(spec, levels, strict=True))
     )
 
 
-def _run_suite(params, X, y, keys, suite, draws, task, activation, n_classes):
-    dtype = models.weights(params)[0].dtype
-    spec = tuple(
-        (e.model.fn, tuple(sorted(e.options.items())), draws if e.model.random else 1)
+def _run_suite(params, X, y, keys, suite, draws, task, activation, n_classes, method):
+    """Run the compiled core; returns ``(values, methods)``, one per suite entry."""
+    ws = models.weights(params)
+    dtype = ws[0].dtype
+    n, p = X.shape[-2:]
+    methods = tuple(
+        choose_method(
+            method,
+            task=task,
+            depth=len(ws),
+            n_out=ws[-1].shape[-1],
+            target=e.model.target,
+            n=n,
+            p=p,
+            n_fits=ws[0].shape[1],
+        )
         for e in suite
     )
+    spec = tuple(
+        (
+            e.model.fn,
+            tuple(sorted(e.options.items())),
+            draws if e.model.random else 1,
+            m,
+            e.model.target,
+        )
+        for e, m in zip(suite, methods, strict=True)
+    )
     levels = tuple(jnp.asarray(e.levels, dtype) for e in suite)
-    return _evaluate_suite(
+    vals = _evaluate_suite(
         params,
         jnp.asarray(X, dtype),
         jnp.asarray(y, dtype),
@@ -114,6 +260,7 @@ def _run_suite(params, X, y, keys, suite, draws, task, activation, n_classes):
         activation=activation,
         n_classes=n_classes,
     )
+    return vals, methods
 
 
 def evaluate(
@@ -127,6 +274,7 @@ def evaluate(
     task: str,
     activation: str = "relu",
     n_classes: int | None = None,
+    method: str = "auto",
 ) -> list[NoiseErrors]:
     """Errors of every fit of every problem under every noise model of ``suite``, one jit.
 
@@ -140,6 +288,8 @@ def evaluate(
       task: ``regression`` | ``binary`` | ``multiclass``. n_classes: K for classification
         (None means 2).
       activation: the MLP's hidden activation.
+      method: ``auto`` | ``direct`` | ``quadratic`` (:func:`choose_method`); the one that ran
+        is each result's ``method``.
 
     Returns:
       One :class:`NoiseErrors` per suite entry, arrays (S, F, levels, draws) named as
@@ -152,15 +302,18 @@ def evaluate(
     keys = jax.vmap(lambda s: jax.random.fold_in(jax.random.key(s), NOISE_STREAM))(
         jnp.asarray(seeds)
     )
-    vals = _run_suite(params, X, y, keys, suite, draws, task, activation, n_classes or 2)
+    vals, methods = _run_suite(
+        params, X, y, keys, suite, draws, task, activation, n_classes or 2, method
+    )
     names = metrics.ERRORS[task]
     return [
         NoiseErrors(
             e.model.name,
             e.levels,
             {k: np.asarray(a, np.float64) for k, a in zip(names, v, strict=True)},
+            m,
         )
-        for e, v in zip(suite, vals, strict=True)
+        for e, v, m in zip(suite, vals, methods, strict=True)
     ]
 
 
@@ -203,6 +356,7 @@ def evaluate_fits(
     draws: int,
     key,
     activation: str = "relu",
+    method: str = "auto",
 ) -> dict[str, dict[str, np.ndarray]]:
     """Errors of a batch of fitted models under a noise suite, in one compiled call.
 
@@ -217,6 +371,8 @@ def evaluate_fits(
       key: a PRNG key (``jax.random.key``) or an int seed; model ``i``, level ``j`` and draw
         ``d`` use ``fold_in(fold_in(fold_in(key, i), j), d)``, the same for every fit.
       activation: the MLP's hidden activation.
+      method: ``auto`` | ``direct`` | ``quadratic``: how regression MSEs are computed
+        (:func:`choose_method`; the values agree to rounding).
 
     Returns:
       ``{noise_name: {metric: (F, n_levels, n_draws) array}}`` with metric ``mse`` for
@@ -236,6 +392,8 @@ def evaluate_fits(
         raise ValueError(
             f"activation={activation!r}; choose one of {', '.join(models.ACTIVATIONS)}"
         )
+    if method not in METHODS:
+        raise ValueError(f"method={method!r}; choose one of {', '.join(METHODS)}")
     ws = models.weights(params_batch)
     if any(w.ndim != 3 for w in ws):
         raise ValueError(
@@ -257,8 +415,17 @@ def evaluate_fits(
     if isinstance(key, numbers.Integral):
         key = jax.random.key(int(key))
     batch = jax.tree_util.tree_map(lambda a: jnp.asarray(a)[None], params_batch)
-    vals = _run_suite(
-        batch, X_test[None], y_test[None], key[None], entries, draws, task, activation, n_classes
+    vals, _ = _run_suite(
+        batch,
+        X_test[None],
+        y_test[None],
+        key[None],
+        entries,
+        draws,
+        task,
+        activation,
+        n_classes,
+        method,
     )
     out = {}
     for e, v in zip(entries, vals, strict=True):

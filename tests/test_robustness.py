@@ -284,6 +284,7 @@ def test_invalid_settings_raise_naming_the_field(suite, draws, match):
     "kwargs,match",
     [
         ({"task": "ranking"}, "task='ranking'"),
+        ({"method": "gram"}, "method='gram'"),
         ({"activation": "swish"}, "activation='swish'"),
         ({"X_test": np.zeros((4, 5))}, "5 features"),
         ({"y_test": np.zeros(3)}, "y_test"),
@@ -363,3 +364,143 @@ def test_layer_sparsity_counts_exact_zeros_per_layer():
     first, second = robustness.layer_sparsity(batch)
     np.testing.assert_allclose(first, [0.5, 1.0])
     np.testing.assert_allclose(second, [0.1, 1.0])
+
+
+# ---------------------------------------------------------------- the quadratic form
+
+RANDOM_SUITE = [
+    ("gaussian", [0.0, 0.3]),
+    ("uniform", [0.5]),
+    ("laplace", [0.2, 1.0]),
+    ("student_t", [0.4], {"df": 4.0}),
+    ("feature_dropout", [0.1, 0.5]),
+    ("label_noise", [0.0, 0.7]),
+    ("param_additive", [0.2]),
+    ("param_multiplicative", [0.3, 0.6]),
+    ("adversarial_linf", [0.1]),  # depends on each fit: stays direct
+]
+
+
+def _path_like(rng, F, p):
+    """F sparse fits (F, p), (F,) around a truth, plus an exact copy of fit 0 and a zero fit."""
+    w0 = rng.standard_normal(p) * (rng.random(p) < 0.6)
+    W = w0 * rng.uniform(0.0, 1.2, (F, 1)) + 0.1 * rng.standard_normal((F, p)) * (
+        rng.random((F, p)) < 0.3
+    )
+    W[-2], W[-1] = W[0], 0.0
+    return w0, W, rng.standard_normal(F) * 0.1
+
+
+def _checked(suite):
+    return check_suite(
+        {name: {"levels": lv, **(opt[0] if opt else {})} for name, lv, *opt in suite},
+        5,
+        task="regression",
+        depth=1,
+    )
+
+
+@pytest.mark.parametrize("impute", ["zero", "mean"])
+def test_quadratic_form_equals_the_direct_errors_for_every_noise_model(impute):
+    """MSE_f = vᵀGv (G = ZᵀZ/n, Z = [X', 1, y'], v = [w_f, b_f, -1]) equals mean((y' − X'w_f −
+    b_f)²) computed from the predictions, for every random noise model, to 1e-10 relative in
+    float64, and so does R² = 1 − MSE / var(y'); S = 2 problems, each with its own keys."""
+    rng = np.random.default_rng(3)
+    S, F, n, p = 2, 30, 120, 7
+    fits, Xs, ys = [], [], []
+    for _ in range(S):
+        w0, Ws, bs = _path_like(rng, F, p)
+        X = rng.standard_normal((n, p)) + 0.5
+        fits.append((Ws, bs))
+        Xs.append(X)
+        ys.append(X @ w0 + 0.3 + 0.2 * rng.standard_normal(n))
+    params = (
+        {
+            "w": jnp.asarray(np.stack([f[0] for f in fits]))[..., None],
+            "b": jnp.asarray(np.stack([f[1] for f in fits]))[..., None],
+        },
+    )
+    suite = [
+        (name, lv, {"impute": impute}) if name == "feature_dropout" else (name, lv, *opt)
+        for name, lv, *opt in RANDOM_SUITE
+    ]
+    args = (params, np.stack(Xs), np.stack(ys), np.array([4, 9]), _checked(suite))
+    direct = robustness.evaluate(*args, draws=5, task="regression", method="direct")
+    quad = robustness.evaluate(*args, draws=5, task="regression", method="quadratic")
+    for d, q in zip(direct, quad, strict=True):
+        assert d.method == "direct"
+        assert q.method == ("direct" if q.name.startswith("adversarial") else "quadratic")
+        mse_d, mse_q = d.errors["mse"], q.errors["mse"]
+        assert mse_q.shape == (S, F, len(d.levels), 1 if q.name.startswith("adv") else 5)
+        np.testing.assert_allclose(mse_q, mse_d, rtol=1e-10, atol=0, err_msg=q.name)
+        # R² = 1 − MSE/var: its error is the MSE's relative error times MSE/var
+        scale = np.abs(1.0 - d.errors["r2"])  # MSE / var(y')
+        np.testing.assert_array_less(
+            np.abs(q.errors["r2"] - d.errors["r2"]), 1e-10 * scale + 1e-300
+        )
+        assert not np.array_equal(mse_q[0], mse_q[1])  # the problems draw different noise
+
+
+def test_quadratic_form_in_float32_is_as_accurate_as_the_direct_path():
+    """Near-truth fits (residual 1% of y): the centred form's float32 MSE agrees with a float64
+    evaluation of the same float32 inputs as closely as the direct float32 one does."""
+    rng = np.random.default_rng(4)
+    F, n, p = 40, 300, 10
+    w0 = rng.standard_normal(p)
+    W = (w0 * np.linspace(0.95, 1.0, F)[:, None]).astype(np.float32)
+    b = np.full(F, 0.5, np.float32)
+    X = rng.standard_normal((n, p)).astype(np.float32)
+    y = (X @ w0 + 0.5 + 0.01 * rng.standard_normal(n)).astype(np.float32)
+    params = ({"w": jnp.asarray(W)[:, :, None], "b": jnp.asarray(b)[:, None]},)
+    exact = np.mean((y[:, None] - X.astype(float) @ W.T.astype(float) - b) ** 2, axis=0)
+    errs = {}
+    for method in ("direct", "quadratic"):
+        out = robustness.evaluate_fits(
+            params,
+            X,
+            y,
+            task="regression",
+            suite=[("gaussian", [0.0])],
+            draws=1,
+            key=0,
+            method=method,
+        )
+        errs[method] = np.max(np.abs(out["gaussian"]["mse"][:, 0, 0] - exact) / exact)
+    assert errs["quadratic"] <= max(2 * errs["direct"], 1e-6), errs
+
+
+def test_a_non_finite_fit_stays_non_finite_and_leaves_the_others_exact(regression):
+    X, y = regression
+    Ws, bs = W[[0, 1, 0]].copy(), B[[0, 1, 0]].copy()
+    Ws[1, 2] = np.nan
+    kwargs = dict(
+        task="regression", suite=[("gaussian", [0.5]), ("label_noise", [0.5])], draws=3, key=0
+    )
+    quad = robustness.evaluate_fits(_batch(Ws, bs), X, y, method="quadratic", **kwargs)
+    direct = robustness.evaluate_fits(_batch(Ws, bs), X, y, method="direct", **kwargs)
+    for name in quad:
+        assert np.isnan(quad[name]["mse"][1]).all()
+        np.testing.assert_allclose(
+            quad[name]["mse"][[0, 2]], direct[name]["mse"][[0, 2]], rtol=1e-10
+        )
+
+
+def test_auto_takes_the_quadratic_form_where_it_costs_less():
+    kw = dict(task="regression", depth=1, n_out=1, target="inputs", n=500, p=50)
+    assert robustness.choose_method("auto", n_fits=1000, **kw) == "quadratic"
+    assert robustness.choose_method("auto", n_fits=10, **kw) == "direct"
+    assert robustness.choose_method("quadratic", n_fits=10, **kw) == "quadratic"
+    assert robustness.choose_method("direct", n_fits=1000, **kw) == "direct"
+    for change in ({"target": "adversarial"}, {"depth": 2}, {"task": "binary"}, {"n_out": 3}):
+        assert robustness.choose_method("quadratic", n_fits=1000, **{**kw, **change}) == "direct"
+    with pytest.raises(ValueError, match="method='gram'"):
+        robustness.choose_method("gram", n_fits=10, **kw)
+
+
+def test_classification_keeps_the_direct_path(binary):
+    X, y = binary
+    kwargs = dict(task="binary", suite=[("gaussian", [0.3])], draws=2, key=1)
+    a = robustness.evaluate_fits(_batch(W, B), X, y, method="quadratic", **kwargs)
+    b = robustness.evaluate_fits(_batch(W, B), X, y, method="direct", **kwargs)
+    for k in ("error_rate", "log_loss"):
+        np.testing.assert_array_equal(a["gaussian"][k], b["gaussian"][k])
