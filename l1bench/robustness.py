@@ -158,14 +158,17 @@ def _quadratic(fn, opts, draws, lv, target, ps, Xs, ys, base, ctx):
         iu, ju = np.triu_indices(q)
         weight = jnp.asarray(np.where(iu == ju, 1.0, 2.0), dt)
 
-        def gram(j, level, d):
-            X2, y2, _ = fn(_fold(base, j, d), Xs, ys, p_ref, level, **ctx, **opts)
-            r = y2 - X2 @ vr[:-1] - vr[-1]
-            Z = jnp.concatenate([X2, jnp.ones((n, 1), dt), r[:, None]], axis=1)
-            G = (Z.T @ Z) / n
-            return G[iu, ju], jnp.var(y2)
+        def draw(args):
+            j, level, d = args
+            return fn(_fold(base, j, d), Xs, ys, p_ref, level, **ctx, **opts)[:2]
 
-        Gp, var = grid(gram)  # (LD, T), (LD,)
+        # the draws leave a loop, so they are generated once: fused into their consumers
+        # (the residual and both layouts of the Gram product) XLA would generate them 3 times
+        X2, y2 = jax.lax.map(draw, (*levels_draws, draw_ids))  # (LD, n, p), (LD, n)
+        r = y2 - X2 @ vr[:-1] - vr[-1]
+        Z = jnp.concatenate([X2, jnp.ones((*r.shape, 1), dt), r[..., None]], axis=-1)
+        Gp = (jnp.swapaxes(Z, 1, 2) @ Z)[:, iu, ju] / n  # (LD, T)
+        var = jnp.var(y2, axis=1)
         Ut = jnp.concatenate([U, -jnp.ones((U.shape[0], 1), dt)], axis=1)  # (F, q)
         M = Ut[:, iu] * Ut[:, ju] * weight  # (F, T)
         mse = M @ Gp.T  # (F, LD)
