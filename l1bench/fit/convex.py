@@ -251,6 +251,11 @@ def solve(
     n, p = X.shape[-2], X.shape[-1]
     l1_ratio = np.array([pen.l1_ratio for pen in grid.penalties])
     weighted = np.array([pen.dropout_weighted for pen in grid.penalties])
+    from l1bench.fit import workingset
+
+    if workingset.supports(grid, X):  # p > n, every fit with an L1 part: working-set CD
+        kw = dict(fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, precision=precision)
+        return workingset.solve(grid, X, y, timings=timings, **kw)
     args = (
         jnp.asarray(X, dtype),
         jnp.asarray(y, dtype),

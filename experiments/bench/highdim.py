@@ -1,0 +1,82 @@
+"""Case C helpers: Lasso paths with p > n on many problems sharing X, timed on a subset.
+
+scikit-learn, skglm and celer fit problems one at a time, so their time over S problems is S
+times their time per problem; so is l1bench's working-set solver (:mod:`l1bench.fit.workingset`
+loops over the fits, sharing the centred X and its Gram matrix). With S = 100 problems × 100 λ
+at n = 500, p = 5000 a full run of every solver (each run at least twice: the tolerance search,
+then the timed repeats) would take far longer than the suite's budget, so :func:`run_subset`
+times every solver on the same first ``k`` problems, certifies those fits with the common
+float64 evaluator, and scales the time by ``S / k``. The notes column says so.
+"""
+
+from __future__ import annotations
+
+from experiments.bench import linear
+from experiments.bench.common import L1BENCH_TOLS, PEER_TOLS, Record, measure, worst
+
+
+def _scaled(rec: Record, factor: float, k: int, S: int) -> Record:
+    rec.run_s *= factor
+    rec.run_min_s *= factor
+    note = f"timed on {k} of {S} problems (gaps certified on those), time scaled ×{factor:g}"
+    rec.notes = "; ".join(x for x in (rec.notes, note) if x)
+    return rec
+
+
+def run_subset(
+    *,
+    case: str,
+    variant: str,
+    size: str,
+    X,
+    Y,
+    grid,
+    k: int,
+    repeats: int,
+    log=print,
+) -> list[Record]:
+    """l1bench and every peer on the first ``k`` of the ``S`` problems; times scaled by S / k.
+
+    Args:
+      X: (n, p) shared design. Y: (S, n) targets. grid: the l1bench grid over all S problems
+        (``grid.lam[:, 0]`` (S, L) is what every solver fits).
+      k: problems actually run (``k >= S``: all of them, nothing scaled).
+    """
+    S = Y.shape[0]
+    k = min(k, S)
+    factor = S / k
+    Ys, lam = Y[:k], grid.lam[:k, 0]
+    sub = grid._replace(lam=grid.lam[:k], lam_max=grid.lam_max[:k], seeds=grid.seeds[:k])
+    check = lambda W: worst(linear.certified_gaps(X, Ys, W, lam))
+    timings: dict = {}
+    solver = linear.l1bench_solver("float64", timings)
+    rec = measure(
+        case=case,
+        variant=variant,
+        size=size,
+        solver="l1bench convex",
+        precision="float64",
+        run=lambda tol: solver(X, Ys, lam, tol, sub),
+        check=check,
+        tols=L1BENCH_TOLS,
+        repeats=repeats,
+        compile_s=lambda: timings["first"].get("compile_s", 0.0),
+        notes="working-set coordinate descent (p > n)",
+    )
+    records = [_scaled(rec, factor, k, S) if factor > 1 else rec]
+    log(linear._fmt(rec))
+    for name, fn in linear.available_peers(False).items():
+        rec = measure(
+            case=case,
+            variant=variant,
+            size=size,
+            solver=name,
+            precision="float64",
+            run=lambda tol, fn=fn: fn(X, Ys, lam, tol),
+            check=check,
+            tols=PEER_TOLS,
+            repeats=repeats,
+        )
+        records.append(_scaled(rec, factor, k, S) if factor > 1 else rec)
+        log(linear._fmt(rec))
+    return records
