@@ -184,8 +184,128 @@ def test_shared_design_equals_one_copy_per_problem():
     Xs = np.broadcast_to(X, (3, *X.shape))
     pens = [make_penalty("l1", "l1"), make_penalty("en", "elastic_net", 0.5)]
     grid = make_grid(pens, [Strengths(n_lambdas=5)] * 2, Xs, Y, [0, 1, 2])
-    shared = convex.solve(grid, X, Y, tol=1e-10)
+    info: dict = {}
+    shared = convex.solve(grid, X, Y, tol=1e-10, info=info)
     copied = convex.solve(grid, Xs, Y, tol=1e-10)
-    assert (shared.status == 0).all()
-    np.testing.assert_allclose(shared.objective, copied.objective, rtol=1e-12)
-    np.testing.assert_allclose(shared.coef, copied.coef, rtol=1e-6, atol=1e-9)
+    assert info["algorithm"] == "gram_ws"
+    assert (shared.status == 0).all() and (copied.status == 0).all()
+    # two algorithms, each within its own certified gap of the optimum: P(w) - P* <= gap
+    assert np.all(np.abs(shared.objective - copied.objective) <= shared.gap + copied.gap)
+    # elastic net is strongly convex (modulus κ = λ(1 - α)): ||w - w*|| <= sqrt(2 gap / κ)
+    kappa = 0.5 * grid.lam[:, 1]
+    dist = np.linalg.norm(shared.coef[:, 1] - copied.coef[:, 1], axis=-1)
+    bound = np.sqrt(2 * shared.gap[:, 1] / kappa) + np.sqrt(2 * copied.gap[:, 1] / kappa)
+    assert np.all(dist <= 1.01 * bound + 1e-12)
+
+
+def _sparse_replicates(n=300, p=150, S=100, k=8, seed=11):
+    rng = np.random.default_rng(seed)
+    X = rng.multivariate_normal(np.zeros(p), toeplitz(0.5 ** np.arange(p)), size=n) + 0.3
+    w = np.zeros(p)
+    w[rng.choice(p, k, replace=False)] = rng.standard_normal(k) * 2
+    return X, X @ w + 1.5 + rng.standard_normal((S, n))
+
+
+def test_shared_design_100_problems_match_sklearn_lasso():
+    from l1bench.fit import convex
+    from l1bench.grid import Strengths, make_grid
+    from l1bench.penalties import make_penalty
+
+    X, Y = _sparse_replicates()
+    S, n = Y.shape
+    grid = make_grid(
+        [make_penalty("l1", "l1")], [Strengths(n_lambdas=4, lambda_min_ratio=0.05)],
+        np.broadcast_to(X, (S, *X.shape)), Y, list(range(S)),
+    )  # fmt: skip
+    info: dict = {}
+    res = convex.solve(grid, X, Y, tol=1e-9, info=info)
+    assert info["algorithm"] == "gram_ws" and max(info["ws_size"]) < X.shape[1]
+    assert (res.status == 0).all()
+    for s in range(S):
+        for k, lam in enumerate(grid.lam[s, 0]):
+            ref = Lasso(alpha=lam, tol=1e-10, max_iter=100_000).fit(X, Y[s])
+            ref_obj = objective(X, Y[s], ref.coef_, ref.intercept_, lam, 1.0)
+            ours = objective(X, Y[s], res.coef[s, 0, k], res.intercept[s, 0, k], lam, 1.0)
+            assert ours == pytest.approx(ref_obj, rel=1e-7)
+            assert ours <= ref_obj + res.gap[s, 0, k] + 1e-12 * ref_obj
+
+
+@pytest.mark.parametrize("sizes", [(4, 8, 16, 32, 150), (64, 150), (150,)])
+def test_working_sets_never_drop_an_optimal_nonzero(sizes):
+    # KKT of the full problem, computed here: v = Xcᵀ(yc - Xc w)/n must satisfy |v_j| <= λ where
+    # w_j = 0 and v_j = λ sign(w_j) where w_j != 0; and every coefficient that scikit-learn finds
+    # clearly nonzero is nonzero here, whatever the working-set sizes
+    import jax.numpy as jnp
+
+    from l1bench.fit import convex
+
+    X, Y = _sparse_replicates(S=6)
+    S, n = Y.shape
+    Xc, Yc = X - X.mean(0), Y - Y.mean(1, keepdims=True)
+    lam_max = np.max(np.abs(Yc @ Xc), axis=1) / n
+    lam = (lam_max[:, None] * np.array([1.0, 0.3, 0.1, 0.03, 0.01]))[:, None, :]
+    args = (X, Y, lam, np.ones(1), np.zeros(1, bool), 1e-12, 100_000)
+    res, extras = convex.fit_grid_shared(*map(jnp.asarray, args), sizes=sizes)
+    W = np.asarray(res.coef)[:, 0]
+    assert (np.asarray(res.status) == 0).all()
+    if len(sizes) > 1:
+        assert min(np.asarray(extras["ws_size"])) < X.shape[1]  # working sets were used
+    for s in range(S):
+        for k in range(lam.shape[-1]):
+            w, mu = W[s, k], lam[s, 0, k]
+            v = Xc.T @ (Yc[s] - Xc @ w) / n
+            zero = w == 0
+            assert np.all(np.abs(v[zero]) <= mu * (1 + 1e-5))
+            np.testing.assert_allclose(v[~zero], mu * np.sign(w[~zero]), rtol=1e-5, atol=0)
+            ref = Lasso(alpha=mu, tol=1e-12, max_iter=200_000).fit(X, Y[s]).coef_
+            assert np.all(w[np.abs(ref) > 1e-6] != 0)
+
+
+def test_float32_lanes_that_cannot_reach_tol_stop_early_and_say_so():
+    from l1bench.fit import convex
+
+    X, y = DATASETS[0][1], DATASETS[0][2]
+    rng = np.random.default_rng(2)
+    Y = y + 10 * rng.standard_normal((4, len(y)))
+    grid = _lasso_grid(X, Y, 5)
+    r64 = convex.solve(grid, X, Y, tol=1e-10)
+    for Xin in (X, np.broadcast_to(X, (4, *X.shape))):  # shared design, and one per problem
+        r32 = convex.solve(grid, Xin, Y, tol=1e-12, max_iter=100_000, precision="float32")
+        assert r32.n_iter.max() < 5_000  # stopped once the gap stalled, not at max_iter
+        assert np.sum(r32.status == 1) >= 8  # 1e-12 is below float32's rounding floor...
+        assert np.all((r32.status == 0) == (r32.rel_gap <= 1e-12))  # ...and the status says so
+        np.testing.assert_allclose(r32.objective, r64.objective, rtol=1e-5)
+
+
+def _lasso_grid(X, Y, n_lambdas):
+    from l1bench.grid import Strengths, make_grid
+    from l1bench.penalties import make_penalty
+
+    S = Y.shape[0]
+    st = [Strengths(n_lambdas=n_lambdas, lambda_min_ratio=0.01)]
+    return make_grid([make_penalty("l1", "l1")], st, np.broadcast_to(X, (S, *X.shape)), Y, range(S))
+
+
+def test_shared_design_ridge_and_dropout_lanes_use_every_coordinate():
+    # lanes without an L1 part need all p coordinates; they share the matrix with Lasso lanes
+    from l1bench.fit import convex
+    from l1bench.grid import Strengths, make_grid
+    from l1bench.penalties import make_penalty
+
+    X, Y = _sparse_replicates(n=200, p=80, S=3)
+    n = Y.shape[1]
+    pens = [make_penalty("l1", "l1"), make_penalty("l2", "l2"), make_penalty("do", "dropout")]
+    st = [Strengths(lam=[0.05]), Strengths(lam=[0.1]), Strengths(dropout=[0.3])]
+    grid = make_grid(pens, st, np.broadcast_to(X, (3, *X.shape)), Y, [0, 1, 2])
+    res = convex.solve(grid, X, Y, tol=1e-20)  # the smooth gap certifies far below eps · P(0)
+    assert (res.status[:, 1:] == 0).all()
+    assert (res.rel_gap[:, 0] <= 1e-11).all()  # the Lasso lane stops at float64's floor
+    Xc = X - X.mean(0)
+    d = np.mean(X**2, axis=0)
+    for s in range(3):
+        yc = Y[s] - Y[s].mean()
+        ridge = np.linalg.solve(Xc.T @ Xc / n + 0.1 * np.eye(X.shape[1]), Xc.T @ yc / n)
+        np.testing.assert_allclose(res.coef[s, 1, 0], ridge, rtol=1e-8, atol=1e-10)
+        kappa = 0.3 / 0.7
+        drop = np.linalg.solve(Xc.T @ Xc / n + kappa * np.diag(d), Xc.T @ yc / n)
+        np.testing.assert_allclose(res.coef[s, 2, 0], drop, rtol=1e-8, atol=1e-10)

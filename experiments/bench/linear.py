@@ -19,7 +19,7 @@ from jax import lax
 
 from experiments.bench.common import L1BENCH_TOLS, PEER_TOLS, Record, measure, worst
 from l1bench.fit import convex
-from l1bench.grid import Strengths, make_grid
+from l1bench.grid import Grid
 from l1bench.penalties import make_penalty
 
 MAX_ITER = 100_000  # peers' iteration caps: never the reason a tolerance fails
@@ -61,12 +61,34 @@ def diabetes_replicates(rng, n_problems: int) -> tuple[np.ndarray, np.ndarray]:
     return X, fitted + sigma * rng.standard_normal((n_problems, X.shape[0]))
 
 
-def lasso_grid(X, Y, *, n_lambdas=None, lambda_min_ratio=1e-2, lam=None):
-    """The l1bench grid of one L1 penalty over the problems (lam_max per problem)."""
-    S = Y.shape[0]
-    st = Strengths(lam=lam) if lam is not None else Strengths(None, n_lambdas, lambda_min_ratio)
-    Xs = np.broadcast_to(X, (S, *X.shape))
-    return make_grid([make_penalty("l1", "l1")], [st], Xs, Y, list(range(S)))
+def lasso_grid(X, Y, *, n_lambdas=None, lambda_min_ratio=1e-2, lam=None) -> Grid:
+    """The l1bench grid of one L1 penalty over the problems sharing ``X`` (lam_max per problem).
+
+    The same grid :func:`l1bench.grid.make_grid` builds from S copies of ``X``, without the
+    copies: with an intercept, ``lam_max_s = max_j |x_jᵀ(y_s - ȳ_s)| / n`` and the centring of
+    ``x_j`` drops out because ``y_s - ȳ_s`` sums to zero, so all S are one ``(Y - Ȳ) X`` product.
+    An explicit ``lam`` is sorted from strongest to weakest and shared by every problem.
+    """
+    X, Y = np.asarray(X, float), np.asarray(Y, float)
+    S, n = Y.shape
+    if lam is not None:
+        path = np.sort(np.asarray(lam, dtype=float))[::-1]
+        lam3 = np.broadcast_to(path, (S, 1, path.size)).copy()
+        lam_max = np.full((S, 1), np.nan)
+    else:
+        Yc = Y - Y.mean(axis=1, keepdims=True)
+        lam_max = np.max(np.abs(Yc @ X), axis=1)[:, None] / n
+        ratios = np.geomspace(1.0, lambda_min_ratio, n_lambdas) if n_lambdas > 1 else np.ones(1)
+        lam3 = lam_max[:, :, None] * ratios
+    L = lam3.shape[-1]
+    return Grid(
+        (make_penalty("l1", "l1"),),
+        lam3,
+        np.ones((1, L), dtype=bool),
+        np.full((1, L), np.nan),
+        lam_max,
+        np.arange(S, dtype=np.int64),
+    )
 
 
 # -- the common evaluator, batched over problems that share X --------------------------------------
@@ -124,24 +146,36 @@ def certified_gaps(X, Y, W, lam) -> np.ndarray:
 
 def l1bench_solver(precision: str, timings: dict):
     def run(X, Y, lam, tol, grid=None):
-        S = Y.shape[0]
         if grid is None:
             grid = lasso_grid(X, Y, lam=list(lam[0]))._replace(lam=lam[:, None, :])
         t: dict = {}
+        info: dict = {}
         res = convex.solve(
             grid,
-            np.broadcast_to(X, (S, *X.shape)),
+            X,  # one (n, p) design shared by the S problems: never copied
             Y,
             tol=tol,
             max_iter=MAX_ITER,
             precision=precision,
             timings=t,
+            info=info,
         )
         timings.setdefault("first", t)
         timings["last"] = t
+        timings["info"] = info
         return res.coef[:, 0]
 
     return run
+
+
+def algorithm_note(info: dict) -> str:
+    """The notes column for l1bench: which algorithm ran (``convex.solve``'s ``info``)."""
+    algo = info.get("algorithm", "?")
+    note = f"{algo}: {convex.ALGORITHMS.get(algo, '')}".rstrip(": ")
+    if "ws_size" in info:
+        ws = info["ws_size"]
+        note += f"; working set {min(ws)}-{max(ws)} of p, {max(info['rounds'])} round(s) at most"
+    return note
 
 
 def _centred(X, Y):
@@ -279,8 +313,8 @@ def run_variant(
             tols=L1BENCH_TOLS if prec == "float64" else L1BENCH_TOLS[:1],
             repeats=repeats,
             compile_s=lambda timings=timings: timings["first"].get("compile_s", 0.0),
-            notes="Gram form (p <= n)" if X.shape[1] <= X.shape[0] else "X form (p > n)",
         )
+        rec.notes = algorithm_note(timings.get("info", {}))
         log(_fmt(rec))
         records.append(rec)
     for name, fn in available_peers(loop).items():

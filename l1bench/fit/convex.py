@@ -39,6 +39,15 @@ from l1bench.penalties import soft_threshold
 
 STATUS = ("converged", "max_iter", "diverged")
 
+ALGORITHMS = {
+    "gram_ws": "working-set FISTA on one shared Gram matrix, all fits as one matrix of lanes",
+    "gram": "FISTA on the Gram matrix, vmapped per problem",
+    "design": "FISTA on X, vmapped per problem",
+    "working_set": "working-set coordinate descent for p > n (l1bench.fit.workingset)",
+}
+WS_MIN = 64  # smallest working set; the sizes double up to p (one compiled branch per size)
+PATIENCE = 200  # iterations without a 10% gap improvement that stop a lane at the rounding floor
+
 
 class ConvexResult(NamedTuple):
     """Fits of a grid; leading axes (S, P, L) = problems, penalties, strengths.
@@ -110,6 +119,11 @@ def _objective_and_gap(prob: _Problem, w, mu, kappa, d, use_gram: bool):
       a sum of per-coordinate Fenchel–Young gaps, each ≥ 0.
     """
     v, rr, _ = _residual(prob, w, use_gram)
+    return _gap_from_residual(v, rr, w, mu, kappa, d)
+
+
+def _gap_from_residual(v, rr, w, mu, kappa, d):
+    """:func:`_objective_and_gap` given ``v = Xᵀr/n`` (p,) and ``rr = ||r||²/n`` at ``w``."""
     l1 = jnp.sum(jnp.abs(w))
     ridge = 0.5 * kappa * jnp.sum(d * w * w)
     primal = 0.5 * rr + mu * l1 + ridge
@@ -126,8 +140,13 @@ def _objective_and_gap(prob: _Problem, w, mu, kappa, d, use_gram: bool):
     return primal, jnp.where(unpenalized, vmax, gap)
 
 
-def _solve_one(prob, w0, lam, l1_ratio, d, tol, max_iter, check_every, use_gram):
-    """FISTA with adaptive restart from ``w0`` for one strength; returns (w, diagnostics)."""
+def _solve_one(prob, w0, lam, l1_ratio, d, tol, max_iter, check_every, use_gram, patience=PATIENCE):
+    """FISTA with adaptive restart from ``w0`` for one strength; returns (w, diagnostics).
+
+    Stops when the gap / scale is ≤ ``tol``, at ``max_iter``, or when it has stalled at the
+    rounding floor of the precision (≤ 1000 ε, no 10% improvement in ``patience`` iterations:
+    float32 gaps that cannot reach ``tol``); the last two are status ``max_iter``.
+    """
     mu = lam * l1_ratio
     kappa = lam * (1.0 - l1_ratio)
     step = 1.0 / (prob.lipschitz + kappa * jnp.max(d))
@@ -150,18 +169,26 @@ def _solve_one(prob, w0, lam, l1_ratio, d, tol, max_iter, check_every, use_gram)
         momentum = jnp.where(restart, 0.0, (t - 1.0) / t_new)
         return w_new, w_new + momentum * (w_new - w), t_new
 
+    floor = 1e3 * jnp.finfo(w0.dtype).eps
+    checks = max(1, patience // check_every)
+
     def cond(carry):
-        _, _, _, it, crit = carry
-        return (crit > tol) & (it < max_iter) & jnp.isfinite(crit)
+        _, _, _, it, crit, _, since = carry
+        stalled = (since >= checks) & (crit <= floor)
+        return (crit > tol) & (it < max_iter) & jnp.isfinite(crit) & ~stalled
 
     def body(carry):
-        w, z, t, it, _ = carry
+        w, z, t, it, _, best, since = carry
         w, z, t = lax.fori_loop(0, check_every, fista_step, (w, z, t))
-        return w, z, t, it + check_every, measure(w)
+        crit = measure(w)
+        improved = crit <= 0.9 * best
+        best = jnp.where(improved, crit, best)
+        return w, z, t, it + check_every, crit, best, jnp.where(improved, 0, since + 1)
 
     one = jnp.ones((), w0.dtype)
-    init = (w0, w0, one, jnp.zeros((), jnp.int32), measure(w0))
-    w, _, _, it, crit = lax.while_loop(cond, body, init)
+    zero = jnp.zeros((), jnp.int32)
+    init = (w0, w0, one, zero, measure(w0), jnp.full((), jnp.inf, w0.dtype), zero)
+    w, _, _, it, crit, _, _ = lax.while_loop(cond, body, init)
     objective, gap = _objective_and_gap(prob, w, mu, kappa, d, use_gram)
     finite = jnp.isfinite(objective) & jnp.all(jnp.isfinite(w))
     status = jnp.where(~finite, 2, jnp.where(crit <= tol, 0, 1))
@@ -226,6 +253,278 @@ def fit_grid(
     return jax.vmap(per_problem, in_axes=(0 if X.ndim == 3 else None, 0, 0))(X, y, lam)
 
 
+# -- many problems sharing one design, p <= n: working-set FISTA on one Gram matrix ---------------
+
+
+def ws_sizes(p: int, smallest: int = WS_MIN) -> tuple[int, ...]:
+    """Working-set sizes ``smallest · 2^k`` below ``p``, then ``p`` itself."""
+    sizes, k = [], smallest
+    while k < p:
+        sizes.append(k)
+        k *= 2
+    return (*sizes, p)
+
+
+def _lipschitz_bound(G, n_iter: int = 40):
+    """Largest eigenvalue of the PSD matrix ``G``, from above: ``min(gershgorin, 1.02 · power)``.
+
+    Power iteration from a fixed generic vector gives a Rayleigh quotient ``ρ ≤ λ_max``; a 2%
+    margin covers its remaining error in practice (an underestimate can only slow the restart
+    FISTA down, never pass a wrong certificate: every fit is certified by its duality gap), and
+    Gershgorin's ``max_i Σ_j |G_ij|`` is a guaranteed bound, used when it is tighter. It costs
+    ``n_iter`` matrix-vector products instead of an ``eigvalsh`` (≈ 100× more for p = 1000).
+    """
+    hi = lax.Precision.HIGHEST
+    p = G.shape[0]
+    x = 1.0 + 0.5 * jnp.sin(jnp.arange(p, dtype=G.dtype) * 1.618) / jnp.sqrt(
+        jnp.asarray(p, G.dtype)
+    )
+
+    def body(_, x):
+        y = jnp.matmul(G, x, precision=hi)
+        return y / jnp.maximum(jnp.linalg.norm(y), jnp.finfo(G.dtype).tiny)
+
+    x = lax.fori_loop(0, n_iter, body, x / jnp.linalg.norm(x))
+    rayleigh = x @ jnp.matmul(G, x, precision=hi)
+    gershgorin = jnp.max(jnp.sum(jnp.abs(G), axis=1))
+    return jnp.minimum(gershgorin, 1.02 * rayleigh)
+
+
+def _lane_gaps(V, rr, W, mu, kappa, D, scale, unpenalized):
+    """Per lane (rows): primal, absolute gap and gap / scale from ``V = C - W G`` and ``rr``."""
+    primal, gap = jax.vmap(_gap_from_residual)(V, rr, W, mu, kappa, D)
+    gap = jnp.where(unpenalized, jnp.max(jnp.abs(V), axis=1), gap)
+    return primal, gap, gap / scale
+
+
+def _ws_branch(K, lanes, G, W, V, done, it, score, tol, max_iter, check_every, patience):
+    """Solve every lane not ``done`` on the working set of the ``K`` best-scored coordinates.
+
+    Coordinates outside the set are held at 0 (the caller guarantees that every nonzero of an
+    active lane is inside); the restricted problems are solved by FISTA with adaptive restart to
+    a restricted gap ≤ ``tol``, then the full gradient ``V`` is recomputed.
+
+    One matrix product per iteration: ``U = W G`` at the new iterate gives both its gap (at O(K)
+    cost per lane, so for K ≥ 256 it is checked every iteration) and, since the extrapolated
+    point is affine in the last two iterates, the gradient at the next one:
+    ``Z G = U + m (U - U_prev)``.
+    """
+    C, yy, mu, kappa, D, scale, unpenalized = lanes
+    hi = lax.Precision.HIGHEST
+    B = W.shape[0]
+    dtype = W.dtype
+    idx = lax.top_k(score, K)[1]
+    Gk = G[idx][:, idx]
+    Ck, Dk, Wk0 = C[:, idx], D[:, idx], W[:, idx]
+    lip = _lipschitz_bound(Gk)
+    step = 1.0 / (lip + kappa * jnp.max(Dk, axis=1))
+    floor = 1e3 * jnp.finfo(dtype).eps  # below this a stalled gap is rounding, not progress
+    # the gap costs O(K) per lane, the product O(K²): for small sets it is checked every
+    # ``check_every`` iterations, where the per-iteration overhead would dominate
+    period = 1 if K >= 256 else check_every
+
+    def crit_at(Wk, Uk):
+        rr = yy - jnp.sum(Wk * (2.0 * Ck - Uk), axis=1)
+        return _lane_gaps(Ck - Uk, rr, Wk, mu, kappa, Dk, scale, unpenalized)[2]
+
+    def lane_active(crit, it, stalled):
+        return ~done & (crit > tol) & (it < max_iter) & jnp.isfinite(crit) & ~stalled
+
+    def cond(c):
+        return jnp.any(lane_active(c[6], c[7], c[10]))
+
+    def fista_step(active, st):
+        Wk, Wp, Uk, Up, t, mom = st
+        m = mom[:, None]
+        Zk, UZ = Wk + m * (Wk - Wp), Uk + m * (Uk - Up)
+        grad = UZ - Ck + kappa[:, None] * Dk * Zk
+        Wn = soft_threshold(Zk - step[:, None] * grad, (step * mu)[:, None])
+        Un = jnp.matmul(Wn, Gk, precision=hi)
+        restart = jnp.sum((Zk - Wn) * (Wn - Wk), axis=1) > 0
+        tn = jnp.where(restart, 1.0, 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * t * t)))
+        mom_n = jnp.where(restart, 0.0, (t - 1.0) / tn)
+        a = active[:, None]
+        return (
+            jnp.where(a, Wn, Wk),
+            jnp.where(a, Wk, Wp),
+            jnp.where(a, Un, Uk),
+            jnp.where(a, Uk, Up),
+            jnp.where(active, tn, t),
+            jnp.where(active, mom_n, mom),
+        )
+
+    def body(c):
+        *st, crit, it, best, since, stalled = c
+        active = lane_active(crit, it, stalled)
+        st = lax.fori_loop(0, period, lambda _, st: fista_step(active, st), tuple(st))
+        new = jnp.where(active, crit_at(st[0], st[2]), crit)
+        improved = new <= 0.9 * best
+        since = jnp.where(active, jnp.where(improved, 0, since + 1), since)
+        return (
+            *st,
+            new,
+            it + period * active,
+            jnp.where(active & improved, new, best),
+            since,
+            stalled | (active & (since >= max(1, patience // period)) & (new <= floor)),
+        )
+
+    U0 = jnp.matmul(Wk0, Gk, precision=hi)
+    inf = jnp.full((B,), jnp.inf, dtype)
+    zero = jnp.zeros((B,), jnp.int32)
+    one = jnp.ones((B,), dtype)
+    init = (Wk0, Wk0, U0, U0, one, 0.0 * one, crit_at(Wk0, U0), it, inf, zero, zero > 0)
+    Wk, _, _, _, _, _, _, it, _, _, stalled = lax.while_loop(cond, body, init)
+    W = W.at[:, idx].set(Wk)  # done lanes: Wk is their unchanged W[:, idx]
+    Vn = C - jnp.matmul(Wk, G[idx, :], precision=hi)
+    V = jnp.where(done[:, None], V, Vn)
+    return W, V, it, stalled
+
+
+def _solve_lanes(G, lanes, W, V, mu_prev, tol, max_iter, check_every, patience, sizes):
+    """One strength for every lane: working-set rounds until each lane's full gap ≤ ``tol``.
+
+    Round 0 takes the set from the sequential strong rule (``|v_j| ≥ 2μ - μ_prev`` with ``v``
+    the gradient at the previous strength's solution) and the current support, at least
+    ``sizes[0]`` and twice the support; each further round takes the next larger size, so at most
+    ``len(sizes)`` rounds are needed (the last is all p coordinates).
+    """
+    C, yy, mu, kappa, D, scale, unpenalized = lanes
+    B, p = W.shape
+    sizes_arr = jnp.asarray(sizes)
+    strong = jnp.where(mu_prev > mu, 2.0 - mu_prev / jnp.where(mu > 0, mu, 1.0), 1.0)
+    strong = jnp.where(strong >= 0.5, strong, jnp.inf)  # far from the last solution: no rule
+
+    def full_gaps(W, V):
+        rr = yy - jnp.sum(W * (2.0 * C - (C - V)), axis=1)
+        return _lane_gaps(V, rr, W, mu, kappa, D, scale, unpenalized)
+
+    def cond(c):
+        _, _, done, _, _, r, _ = c
+        return ~jnp.all(done) & (r < len(sizes))
+
+    def body(c):
+        W, V, done, it, stalled, r, k = c
+        ratio = jnp.abs(V) / jnp.where(mu > 0, mu, 1.0)[:, None]
+        need = (W != 0) | (mu == 0)[:, None]
+        score_lane = jnp.where(need, jnp.inf, ratio)
+        score = jnp.max(jnp.where(done[:, None], -jnp.inf, score_lane), axis=0)
+        n_need = jnp.sum(score == jnp.inf)
+        n_strong = jnp.sum(jnp.any(~done[:, None] & (score_lane >= strong[:, None]), axis=0))
+        want = jnp.maximum(n_strong, n_need)
+        k_new = jnp.clip(jnp.searchsorted(sizes_arr, want), 0, len(sizes) - 1)
+        k_new = jnp.where(r > 0, jnp.maximum(k_new, k + 1), k_new)
+        k_new = jnp.minimum(k_new, len(sizes) - 1)
+        branches = [
+            partial(
+                _ws_branch,
+                K,
+                lanes,
+                G,
+                tol=tol,
+                max_iter=max_iter,
+                check_every=check_every,
+                patience=patience,
+            )
+            for K in sizes
+        ]
+        W, V, it, st = lax.switch(k_new, branches, W, V, done, it, score)
+        stalled = stalled | st
+        _, _, crit = full_gaps(W, V)
+        done = done | (crit <= tol) | stalled | (it >= max_iter) | ~jnp.isfinite(crit)
+        return W, V, done, it, stalled, r + 1, k_new
+
+    zero = jnp.zeros((B,), jnp.int32)
+    no = jnp.zeros((B,), bool)
+    init = (W, V, no, zero, no, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+    W, V, _, it, _, rounds, k = lax.while_loop(cond, body, init)
+    primal, gap, crit = full_gaps(W, V)
+    finite = jnp.isfinite(primal) & jnp.all(jnp.isfinite(W), axis=1)
+    status = jnp.where(~finite, 2, jnp.where(crit <= tol, 0, 1))
+    return W, V, (primal, gap, crit, it, status, sizes_arr[k], rounds)
+
+
+@partial(jax.jit, static_argnames=("fit_intercept", "check_every", "sizes", "patience"))
+def fit_grid_shared(
+    X,
+    y,
+    lam,
+    l1_ratio,
+    weighted,
+    tol,
+    max_iter,
+    *,
+    fit_intercept=True,
+    check_every=10,
+    sizes=None,
+    patience=PATIENCE,
+):
+    """:func:`fit_grid` for one (n, p) design shared by every problem, ``p <= n``.
+
+    All S·P fits (problems × penalties) are the rows ("lanes") of one (S·P, p) matrix ``W`` and
+    share one Gram matrix ``G = Xcᵀ Xc / n`` (built once) and one step bound, so every gradient
+    is one matrix product ``C - W G``. Along each strength path (warm starts) a strength is
+    solved in working-set rounds (:func:`_solve_lanes`): the restricted problems on the union of
+    the lanes' working sets are solved by FISTA with restart, whose gap is known at every
+    iteration for free (:func:`_ws_branch`); a lane is finished when its full duality gap / P(0)
+    is ≤ ``tol`` (exactly the measure of :func:`_objective_and_gap`), when it reaches
+    ``max_iter`` iterations at one strength, or when its gap has stalled at the rounding floor of
+    the precision (``≤ 1000 ε`` without a 10% improvement in ``patience`` iterations; status
+    ``max_iter``, honestly: not converged). A finished lane is frozen while the others go on.
+
+    Args:
+      X: (n, p) shared design. y: (S, n). lam: (S, P, L). l1_ratio, weighted: (P,).
+      tol, max_iter, fit_intercept: as :func:`fit_grid`.
+      check_every: iterations between gap checks on working sets below 256 (above: every one).
+      sizes: working-set sizes (static; default :func:`ws_sizes`).
+      patience: iterations without a 10% improvement that stop a lane at the rounding floor.
+
+    Returns:
+      ``(ConvexResult with axes (S, P, L), extras)``, ``extras`` holding ``ws_size`` (L,), the
+      largest working set used at each strength, and ``rounds`` (L,).
+    """
+    n, p = X.shape
+    S, P, L = lam.shape
+    dtype = X.dtype
+    sizes = tuple(sizes) if sizes is not None else ws_sizes(p)
+    hi = lax.Precision.HIGHEST
+    tol = jnp.asarray(tol, dtype)
+    x_mean = X.mean(axis=0) if fit_intercept else jnp.zeros(p, dtype)
+    y_mean = y.mean(axis=1) if fit_intercept else jnp.zeros(S, dtype)
+    Xc, Yc = X - x_mean, y - y_mean[:, None]
+    G = jnp.matmul(Xc.T, Xc, precision=hi) / n
+    C = jnp.matmul(Yc, Xc, precision=hi) / n  # (S, p)
+    yy = jnp.sum(Yc * Yc, axis=1) / n
+    d_drop = jnp.mean(X * X, axis=0)
+    # lanes in (problem, penalty) order
+    C_l = jnp.repeat(C, P, axis=0)
+    yy_l = jnp.repeat(yy, P)
+    alpha = jnp.tile(l1_ratio, S)
+    D = jnp.where(jnp.tile(weighted, S)[:, None], d_drop, jnp.ones_like(d_drop))
+    kkt0 = jnp.max(jnp.abs(C_l), axis=1)
+    lam_l = lam.reshape(S * P, L).T  # (L, B)
+    tiny = jnp.finfo(dtype).tiny
+
+    def step(carry, lam_b):
+        W, V, mu_prev = carry
+        mu, kappa = lam_b * alpha, lam_b * (1.0 - alpha)
+        unpenalized = (mu == 0) & (kappa == 0)
+        scale = jnp.maximum(jnp.where(unpenalized, kkt0, 0.5 * yy_l), tiny)
+        lanes = (C_l, yy_l, mu, kappa, D, scale, unpenalized)
+        W, V, out = _solve_lanes(
+            G, lanes, W, V, mu_prev, tol, max_iter, check_every, patience, sizes
+        )
+        return (W, V, mu), (W, *out)
+
+    W0 = jnp.zeros((S * P, p), dtype)
+    _, (Wp, obj, gap, crit, it, status, k, rounds) = lax.scan(step, (W0, C_l, kkt0), lam_l)
+    coef = jnp.moveaxis(Wp, 0, 1).reshape(S, P, L, p)
+    per = lambda a: a.T.reshape(S, P, L)
+    b = y_mean[:, None, None] - coef @ x_mean
+    res = ConvexResult(coef, b, per(obj), per(gap), per(crit), per(it), per(status))
+    return res, {"ws_size": k, "rounds": rounds}
+
+
 def solve(
     grid,
     X,
@@ -237,13 +536,20 @@ def solve(
     check_every=10,
     precision="float64",
     timings: dict | None = None,
+    info: dict | None = None,
 ) -> ConvexResult:
     """Fit a :class:`l1bench.grid.Grid` on (S, n, p) designs, or one (n, p) design shared by
     every problem (e.g. replicate targets); returns numpy arrays.
 
-    Picks the Gram form when ``p <= n`` and casts to ``precision`` (``float64`` | ``float32``).
-    The compiled executable is kept per shape, so a second grid of the same shape does not
-    recompile. If ``timings`` is a dict, ``compile_s`` (0 when reused) and ``fit_s`` are added.
+    The algorithm is chosen by regime (names in :data:`ALGORITHMS`): one shared design with
+    ``p <= n`` runs ``gram_ws`` (:func:`fit_grid_shared`: one Gram matrix, every fit a row of
+    one coefficient matrix, working sets); otherwise :func:`fit_grid` runs ``gram`` (``p <= n``)
+    or ``design``, vmapped per problem. Arrays are cast to ``precision`` (``float64`` |
+    ``float32``). The compiled executable is kept per shape, so a second grid of the same shape
+    does not recompile. If ``timings`` is a dict, ``compile_s`` (0 when reused) and ``fit_s``
+    are added; if ``info`` is a dict, ``algorithm`` is set (and, for ``gram_ws``, ``ws_size``
+    and ``rounds`` per strength: the largest working set and the number of rounds), for a
+    manifest to record.
     """
     import numpy as np
 
@@ -255,7 +561,7 @@ def solve(
 
     if workingset.supports(grid, X):  # p > n, every fit with an L1 part: working-set CD
         kw = dict(fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, precision=precision)
-        return workingset.solve(grid, X, y, timings=timings, **kw)
+        return workingset.solve(grid, X, y, timings=timings, info=info, **kw)
     args = (
         jnp.asarray(X, dtype),
         jnp.asarray(y, dtype),
@@ -265,7 +571,20 @@ def solve(
         jnp.asarray(tol, dtype),
         jnp.asarray(max_iter, jnp.int32),
     )
+    if np.ndim(X) == 2 and p <= n:
+        statics = dict(
+            fit_intercept=bool(fit_intercept), check_every=int(check_every), sizes=ws_sizes(p)
+        )
+        # not sharded: the lanes share one Gram matrix and one while loop per strength
+        out, extras = compiled.call(fit_grid_shared, args, statics, timings=timings)
+        if info is not None:
+            info["algorithm"] = "gram_ws"
+            info["ws_size"] = [int(k) for k in extras["ws_size"]]
+            info["rounds"] = [int(r) for r in extras["rounds"]]
+        return ConvexResult(*(np.asarray(a) for a in out))
     statics = dict(fit_intercept=bool(fit_intercept), use_gram=p <= n, check_every=int(check_every))
     batch = (0, 1, 2) if np.ndim(X) == 3 else (1, 2)
     out = compiled.call(fit_grid, args, statics, timings=timings, batch_argnums=batch)
+    if info is not None:
+        info["algorithm"] = "gram" if p <= n else "design"
     return ConvexResult(*(np.asarray(a) for a in out))
