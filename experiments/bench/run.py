@@ -41,8 +41,8 @@ SIZES = {
     ),
     "D": dict(full=dict(n=2_000, p=1_000, L=50, lmr=5e-2), quick=dict(n=200, p=40, L=10, lmr=5e-2)),
     "E": dict(
-        full=dict(n_lam=8, n_seeds=4, hidden=(32, 32), steps=200, lr=0.1),
-        quick=dict(n_lam=2, n_seeds=2, hidden=(8, 8), steps=10, lr=0.1),
+        full=dict(n_lam=8, n_seeds=4, hidden=(32, 32), steps=200, lr=0.1, rates=(0.05, 0.4)),
+        quick=dict(n_lam=2, n_seeds=2, hidden=(8, 8), steps=10, lr=0.1, rates=(0.1, 0.3)),
     ),
     "F": dict(
         full=dict(F=1000, n=500, p=50, levels=5, draws=20),
@@ -54,7 +54,8 @@ SCALED = {
     "every solver (l1bench included: its working-set solver, like the peers, fits the problems "
     "one after the other) and scaled ×20 — a full run of each would exceed the suite's budget",
     "D": "λ path ends at 0.05·λ_max; no intercept (liblinear would penalize it, celer has none)",
-    "E": "hidden layers (32, 32), 200 full-batch proximal-SGD steps; L1 only (no dropout rows)",
+    "E": "hidden layers (32, 32), 200 full-batch proximal-SGD steps; the dropout grid is 8 rates "
+    "(0.05-0.4) × 4 seeds without L1 (not L1 and dropout crossed)",
     "F": "test set n=500, p=50",
 }
 
@@ -160,17 +161,21 @@ def case_d(sz, repeats, log):
 
 def case_e(sz, repeats, log):
     X, y = mlp.digits()
-    lams = list(np.geomspace(1e-2, 1e-4, sz["n_lam"]))
+    k = sz["n_lam"]
+    lams = list(np.geomspace(1e-2, 1e-4, k))
+    rates = list(np.linspace(*sz["rates"], k))
+    grids = {"MLP L1 grid": (lams, [0.0] * k), "MLP dropout grid": ([0.0] * k, rates)}
     seeds = list(range(sz["n_seeds"]))
     cfg = dict(hidden=tuple(sz["hidden"]), steps=sz["steps"], lr=sz["lr"])
     size = (
-        f"digits 1797×64, {len(lams)} λ × {len(seeds)} seeds = {len(lams) * len(seeds)} MLPs "
-        f"64-{'-'.join(map(str, cfg['hidden']))}-10, {cfg['steps']} full-batch prox-SGD steps"
+        f"digits 1797×64, {k} λ (or dropout rates) × {len(seeds)} seeds = {k * len(seeds)} "
+        f"MLPs 64-{'-'.join(map(str, cfg['hidden']))}-10, {cfg['steps']} full-batch "
+        "prox-SGD steps"
     )
     return mlp.run_case(
         X=X,
         y=y,
-        lams=lams,
+        grids=grids,
         seeds=seeds,
         cfg=cfg,
         size=size,
