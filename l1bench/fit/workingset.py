@@ -62,7 +62,7 @@ INNER = 0.3  # restricted problems are solved to INNER · tol
 MAX_ROUNDS = 64  # working-set rounds per λ in one call
 GRAM_MAX = 8192**2  # precompute the full Gram matrix when p² is at most this (512 MB in float64)
 HI = lax.Precision.HIGHEST
-N_CG = 32  # conjugate-gradient iterations of a Newton step
+N_CG = 64  # conjugate-gradient iterations of a Newton step, at most
 
 
 def _gaps(rr, V, W, mu, kappa, D):
@@ -135,9 +135,9 @@ def _small_spd_solve(A, b):
 
 
 def _anderson(hist):
-    """Anderson extrapolation of the iterates ``hist`` (M+1, K): ``Σ_i c_i hist_i`` with the
-    weights ``c = z / Σz``, ``(UᵀU + εI) z = 1``, ``U`` the M successive differences (the last
-    iterate when they vanish)."""
+    """Anderson extrapolation weights for the iterates ``hist`` (M+1, K): the extrapolated point
+    is ``Σ_i c_i hist_{i+1}`` with ``c = z / Σz``, ``(UᵀU/tr + 1e-10 I) z = 1``, ``U`` the M
+    successive differences; ``c`` picks the last iterate when the differences vanish."""
     U = hist[1:] - hist[:-1]
     C = jnp.matmul(U, U.T, precision=HI)
     M = C.shape[0]
@@ -145,50 +145,56 @@ def _anderson(hist):
     scale = jnp.sum(hist[-1] * hist[-1]) + 1.0
     ok = tr > 1e-28 * scale
 
-    def extrapolate(C):
+    def weights(C):
         eye = jnp.eye(M, dtype=C.dtype)
         z = _small_spd_solve(C / tr + 1e-10 * eye, jnp.ones(M, C.dtype))
-        return jnp.matmul(z / jnp.sum(z), hist[1:], precision=HI)
+        return z / jnp.sum(z)
 
-    return lax.cond(ok, extrapolate, lambda C: hist[-1], C)
+    last = jnp.zeros(M, C.dtype).at[-1].set(1.0)
+    return lax.cond(ok, weights, lambda C: last, C)
 
 
-def _newton(G, cW, w, mu, kd, n_cg):
+def _newton(G, cW, w, mu, kd, Ks):
     """A sign-preserving Newton-CG step towards the minimizer on the support of ``w``.
 
-    On the support ``A`` with signs ``σ`` the objective is the quadratic
+    On the support ``A`` (at most ``Ks`` coordinates, gathered into a Ks × Ks system padded with
+    the identity) with signs ``σ`` the objective is the quadratic
     ``½ wᵀ(G + diag κd)w - cᵀw + μσᵀw``, minimized by ``w* = (G_AA + diag κd_A)⁻¹(c_A - μσ_A)``;
-    ``n_cg`` conjugate-gradient iterations from ``w`` approximate it (matrix-vector products
-    with the masked Gram: XLA CPU's dense factorizations are slow inside the solver's loops).
+    conjugate gradients from ``w`` (at most ``N_CG`` iterations, until the residual falls by
+    1e-10) approximate it — XLA CPU's dense factorizations are slow inside the solver's loops.
     The step ``w + t(w* - w)`` takes the largest ``t <= 1`` at which no sign flips (a coordinate
     reaching zero is set to exactly zero), so the objective cannot increase (as in LARS).
     """
     a = w != 0
-    m = a.astype(G.dtype)
-
-    def H(x):
-        return m * (jnp.matmul(G, m * x, precision=HI) + kd * x)
-
-    g = m * (cW - mu * jnp.sign(w)) - H(w)
+    pos = lax.top_k(a.astype(G.dtype), Ks)[1]
+    m = a[pos].astype(G.dtype)
+    H = G[pos][:, pos] * (m[:, None] * m[None, :]) + jnp.diag(kd[pos] * m + (1.0 - m))
+    ws = w[pos]
+    g = m * (cW[pos] - mu * jnp.sign(ws)) - jnp.matmul(H, ws, precision=HI)
     tiny = jnp.finfo(G.dtype).tiny
+    stop = 1e-20 * (g @ g)
 
-    def cg(_, st):
-        x, r, d, rs = st
-        Hd = H(d)
+    def cond(st):
+        _, _, _, rs, it = st
+        return (it < N_CG) & (rs > stop) & (rs > tiny)
+
+    def cg(st):
+        x, r, d, rs, it = st
+        Hd = jnp.matmul(H, d, precision=HI)
         dHd = d @ Hd
         alpha = jnp.where(dHd > tiny, rs / jnp.where(dHd > tiny, dHd, 1.0), 0.0)
         x, r = x + alpha * d, r - alpha * Hd
         rs_new = r @ r
-        beta = jnp.where(rs > tiny, rs_new / jnp.where(rs > tiny, rs, 1.0), 0.0)
-        return x, r, r + beta * d, rs_new
+        return x, r, r + rs_new / rs * d, rs_new, it + 1
 
-    delta = lax.fori_loop(0, n_cg, cg, (jnp.zeros_like(w), g, g, g @ g))[0]
-    delta = m * delta
-    cross = a & (w * delta < 0) & (jnp.abs(delta) > jnp.abs(w))
-    t_j = jnp.where(cross, -w / jnp.where(cross, delta, 1.0), 1.0)
+    delta = m * lax.while_loop(cond, cg, (jnp.zeros_like(ws), g, g, g @ g, 0))[0]
+    on = m > 0
+    cross = on & (ws * delta < 0) & (jnp.abs(delta) > jnp.abs(ws))
+    t_j = jnp.where(cross, -ws / jnp.where(cross, delta, 1.0), 1.0)
     t = jnp.min(t_j)
     hit = cross & (t_j <= t)
-    return jnp.where(hit, 0.0, jnp.where(a, w + t * delta, 0.0))
+    new = jnp.where(hit, 0.0, jnp.where(on, ws + t * delta, 0.0))
+    return w.at[pos].set(new)
 
 
 def _step_one(Xc, Gfull, c_full, yc, yy, d, w, v, rr, mu, kappa, mu_next, tol, budget, K, M):
@@ -197,6 +203,7 @@ def _step_one(Xc, Gfull, c_full, yc, yy, d, w, v, rr, mu, kappa, mu_next, tol, b
     dtype = Xc.dtype
     scale = jnp.maximum(0.5 * yy, jnp.finfo(dtype).tiny)
     tol_in = INNER * tol
+    Ks = max(K // 2, min(K, K_MIN))  # Newton steps take supports up to this size
 
     def gap1(rr, v, w, dd):
         primal, gap = _gaps(rr[None], v[None], w[None], mu[None], kappa[None], dd[None])
@@ -232,16 +239,19 @@ def _step_one(Xc, Gfull, c_full, yc, yy, d, w, v, rr, mu, kappa, mu_next, tol, b
             wk, q, _, sw = c
 
             def sweep(i, c2):
-                wk, q, hist = c2
+                wk, q, hist, qhist = c2
                 wk, q = _cd_pass(G, wk, q, mu, kd, True)
-                return wk, q, hist.at[i + 1].set(wk)
+                return wk, q, hist.at[i + 1].set(wk), qhist.at[i].set(q)
 
             hist = jnp.zeros((M + 1, K), dtype).at[0].set(wk)
             signs = jnp.sign(wk)
-            wk, q, hist = lax.fori_loop(0, M, sweep, (wk, q, hist))
-            stable = jnp.all(jnp.sign(wk) == signs)
-            wa = _anderson(hist)
-            qa = cW - jnp.matmul(G, wa, precision=HI)
+            qhist = jnp.zeros((M, K), dtype)
+            wk, q, hist, qhist = lax.fori_loop(0, M, sweep, (wk, q, hist, qhist))
+            stable = jnp.all(jnp.sign(wk) == signs) & (jnp.sum(wk != 0) <= Ks)
+            # q = c_W - G w is affine in w and Σc = 1: the extrapolated q is the same combination
+            coeffs = _anderson(hist)
+            wa = jnp.matmul(coeffs, hist[1:], precision=HI)
+            qa = jnp.matmul(coeffs, qhist, precision=HI)
             pa, ca = restricted(wa, qa)
             pk, ck = restricted(wk, q)
             take = jnp.isfinite(pa) & (pa < pk) & jnp.all(jnp.isfinite(wa))
@@ -250,7 +260,7 @@ def _step_one(Xc, Gfull, c_full, yc, yy, d, w, v, rr, mu, kappa, mu_next, tol, b
 
             def newton(c):
                 wk, q, pk, ck = c
-                wn = _newton(G, cW, wk, mu, kd, N_CG)
+                wn = _newton(G, cW, wk, mu, kd, Ks)
                 qn = cW - jnp.matmul(G, wn, precision=HI)
                 pn, cn = restricted(wn, qn)
                 take = jnp.isfinite(pn) & (pn < pk) & jnp.all(jnp.isfinite(wn))
@@ -349,7 +359,8 @@ def fit_path(
       max_iter: cap on coordinate-descent sweeps per fit (each λ). check_every: sweeps between
         restricted-gap checks. dtype: float64 | float32.
       timings: if a dict, ``compile_s`` and ``fit_s`` are added. stats: if a dict, per-λ working
-        set sizes ``K`` and rounds are recorded under ``"ws_size"`` and ``"rounds"``.
+        set sizes ``K``, rounds and wall seconds (compilation included) are recorded under
+        ``"ws_size"``, ``"rounds"`` and ``"seconds"``.
 
     Returns:
       A :class:`convex.ConvexResult` with leading axes (B, L), numpy arrays.
@@ -387,6 +398,7 @@ def fit_path(
     n_iter = np.empty((B, L), np.int32)
     ws_size = np.zeros((B, L), np.int64)
     rounds = np.zeros((B, L), np.int64)
+    seconds = np.zeros((B, L))
     statics = dict(M=int(check_every))
     for b in range(B):  # fits one after the other, each along its own path
         w, v, rr = jnp.zeros(p, dtype), C[b], yy[b]
@@ -395,7 +407,7 @@ def fit_path(
             mu_next = mu[b, l + 1] if l + 1 < L else mu[b, l]
             # sized for the support and the strong-rule set; grows (never shrinks) along the path
             K = max(K, _bucket(int(need * 1.25) + 8, p))
-            used = 0
+            used, t_l = 0, time.perf_counter()
             while True:
                 args = (Xc, Gfull, C[b], Yc[b], yy[b], Dj[b], w, v, rr)
                 args += tuple(jnp.asarray(a, dtype) for a in (mu[b, l], kappa[b, l], mu_next))
@@ -410,6 +422,7 @@ def fit_path(
                     continue
                 break
             need = int(need_)
+            seconds[b, l] = time.perf_counter() - t_l
             ws_size[b, l] = K
             coef[b, l] = np.asarray(w)
             obj[b, l], gap[b, l], crit[b, l], n_iter[b, l] = primal, g, c, used
@@ -422,6 +435,7 @@ def fit_path(
         timings["fit_s"] = timings.get("fit_s", 0.0) + time.perf_counter() - t_start - c_s
     if stats is not None:
         stats["ws_size"], stats["rounds"] = ws_size.max(0).tolist(), rounds.max(0).tolist()
+        stats["seconds"] = seconds.sum(0).tolist()
     return ConvexResult(coef, intercept, obj, gap, crit, n_iter, status)
 
 
