@@ -23,6 +23,11 @@ KKT violation ``||Xᵀr/n||_∞`` relative to its value at ``w = 0``.
 The whole grid — problems × penalties × strengths — is one jit-compiled call: ``vmap`` over
 problems and penalties, ``lax.scan`` along each strength path (warm starts), ``lax.while_loop``
 over iterations. With ``p <= n`` the solver works on the Gram matrix (p × p), else on X.
+
+When every problem shares one design (``X`` of shape (n, p), ``p <= n``), :func:`fit_grid_shared`
+(algorithm ``gram_ws``) builds that Gram matrix once and treats all fits as the rows of one
+coefficient matrix: each iteration is one matrix product on a working set chosen by the
+sequential strong rule and grown until the full problem's duality gap certifies every fit.
 """
 
 from __future__ import annotations
@@ -272,7 +277,8 @@ def _lipschitz_bound(G, n_iter: int = 40):
     margin covers its remaining error in practice (an underestimate can only slow the restart
     FISTA down, never pass a wrong certificate: every fit is certified by its duality gap), and
     Gershgorin's ``max_i Σ_j |G_ij|`` is a guaranteed bound, used when it is tighter. It costs
-    ``n_iter`` matrix-vector products instead of an ``eigvalsh`` (≈ 100× more for p = 1000).
+    ``n_iter`` matrix-vector products instead of an ``eigvalsh`` (0.3-1.1 s at p = 1000 on a
+    shared 2-core CPU, most of the old per-problem set-up after the Gram matrix itself).
     """
     hi = lax.Precision.HIGHEST
     p = G.shape[0]
