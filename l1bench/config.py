@@ -132,7 +132,7 @@ class Config:
     n_seeds: int = 1
     cv_folds: int = 5
     resume: bool = False
-    shard: bool = False
+    shard: bool = True
     compilation_cache: str | None = "~/.cache/l1bench/jax"
     progress: ProgressConfig = field(default_factory=ProgressConfig)
     dataset: DatasetConfig = field(default_factory=DatasetConfig)

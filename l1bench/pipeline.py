@@ -369,7 +369,7 @@ def run(cfg: Config) -> RunOutput:
             "hash": results.data_hash(data.X_train, data.y_train, data.X_test, data.y_test),
         },
         "cv_folds": cfg.cv_folds,
-        "shards": compiled.n_shards(len(data.seeds)) if cfg.shard else 1,
+        "shards": compiled.shards_used(),  # most devices one compiled fit was split over
         "timings": timings,
         "n_fits": int(len(fits)),
     }

@@ -3,60 +3,124 @@
 Every backend runs a whole grid as one compiled call. :func:`call` compiles it once per shape
 (``jit(...).lower(...).compile()``), keeps the executable, and separates compile time from run
 time — the numbers the manifest and the benchmarks report.
+
+When JAX sees several devices, :func:`call` splits the problem axis (axis 0 of the arguments
+named by ``batch_argnums``) across them with ``shard_map``: each device runs the same program
+on its own slice of the problems — its own while loops, no cross-device traffic, which is right
+for a batch of independent fits. A batch that does not divide evenly is padded by repeating its
+last problem and the padding is dropped from the outputs, so every problem's result is the
+one-device result. With one device (or with sharding turned off) the call is exactly the plain
+compiled function, no ``shard_map``.
+
+CPU host devices (``--xla_force_host_platform_device_count`` or ``jax_num_cpu_devices``) share
+one intra-op thread pool of ``T`` threads (``PJRT_NPROC``, else ``NPROC``, else the schedulable
+cores — the rule of XLA's CPU client). jaxlib's batched LAPACK kernels (``eigvalsh``, ``svd``,
+``cholesky``, ...) split their batch into tasks on that pool and block a pool thread until the
+tasks finish; when every device's program blocks a thread at once, no thread is left to run the
+tasks and the call deadlocks (seen: two devices on a two-core machine, inside the convex solver's
+``eigvalsh``). Each program here holds at most one such kernel at a time, so splitting over
+``n < T`` devices always leaves a thread free: on CPU the problem axis is split over at most
+``T - 1`` devices (see :func:`max_shards`). Raise ``PJRT_NPROC`` (before JAX starts) to use more.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
 _EXECUTABLES: dict = {}
-# sharding across devices is opt-in (config key ``shard``): on CPU with forced host devices
-# (--xla_force_host_platform_device_count) runs were seen to hang intermittently on 2 cores
-SHARD = {"enabled": False}
+# ``enabled``: split the problem axis across devices (config key ``shard``, on by default);
+# ``used``: the most devices any call since the last :func:`set_sharding` was split over
+SHARD = {"enabled": True, "used": 1}
 
 
 def set_sharding(enabled: bool) -> None:
-    """Turn sharding of the problem axis across devices on or off for later calls."""
-    SHARD["enabled"] = bool(enabled)
+    """Turn sharding of the problem axis across devices on or off for later calls.
 
-
-def _sharded(fn: Callable, statics: dict, args: tuple, batch_argnums: tuple[int, ...]):
-    """``fn`` wrapped in ``shard_map`` over the problem axis when JAX sees several devices.
-
-    Each device runs its own slice of the batch — its own while loops, no cross-device traffic —
-    which is right for a batch of independent fits. Returns None when sharding does not apply
-    (one device, no batch arguments, or a batch that does not split evenly).
+    Also resets the record read by :func:`shards_used` (the pipeline calls this once per job).
     """
-    devices = jax.devices()
-    n = len(devices)
-    if n == 1 or not batch_argnums or not SHARD["enabled"]:
-        return None
-    size = args[batch_argnums[0]].shape[0]
-    if size % n or any(args[i].shape[0] != size for i in batch_argnums):
-        return None
-    import numpy as np
-    from jax.sharding import Mesh, PartitionSpec
+    SHARD["enabled"] = bool(enabled)
+    SHARD["used"] = 1
 
-    mesh = Mesh(np.array(devices), ("batch",))
-    specs = tuple(
-        PartitionSpec("batch") if i in batch_argnums else PartitionSpec() for i in range(len(args))
-    )
-    inner = getattr(fn, "__wrapped__", fn)
-    body = lambda *a: inner(*a, **statics)
-    return jax.jit(
-        jax.shard_map(
-            body, mesh=mesh, in_specs=specs, out_specs=PartitionSpec("batch"), check_vma=False
-        )
-    )
+
+def shards_used() -> int:
+    """The most devices one :func:`call` was split over since the last :func:`set_sharding`."""
+    return SHARD["used"]
+
+
+def host_pool_threads() -> int:
+    """Threads of XLA's CPU intra-op pool: ``PJRT_NPROC``, else ``NPROC``, else usable cores."""
+    for name in ("PJRT_NPROC", "NPROC"):
+        value = os.environ.get(name, "").strip()
+        if value.lstrip("-").isdigit():
+            return max(0, int(value))
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def max_shards() -> int:
+    """How many devices a batch may be split over: all of them, but on CPU fewer than the pool.
+
+    On CPU at most ``host_pool_threads() - 1`` devices are used, so that a batched LAPACK kernel
+    blocking one pool thread per device cannot starve the pool (see the module docstring).
+    Returns 1 when sharding is off or JAX sees one device.
+    """
+    n = jax.device_count()
+    if not SHARD["enabled"] or n == 1:
+        return 1
+    if jax.default_backend() == "cpu":
+        n = min(n, host_pool_threads() - 1)
+    return max(1, n)
 
 
 def n_shards(size: int) -> int:
-    """How many devices a batch of ``size`` problems is split over (1 when it does not divide)."""
-    n = jax.device_count()
-    return n if n > 1 and size % n == 0 else 1
+    """How many devices a batch of ``size`` problems is split over (1 = not sharded)."""
+    return max(1, min(max_shards(), int(size)))
+
+
+def _batch_size(args: tuple, batch_argnums: tuple[int, ...]) -> int:
+    sizes = {i: args[i].shape[0] if np.ndim(args[i]) else None for i in batch_argnums}
+    if None in sizes.values() or len(set(sizes.values())) != 1:
+        raise ValueError(
+            f"batch_argnums={batch_argnums}: every batch argument needs the same axis-0 size "
+            f"(the problem axis), got {sizes}"
+        )
+    return next(iter(sizes.values()))
+
+
+def _pad(a: jax.Array, size: int) -> jax.Array:
+    """``a`` with its last problem repeated along axis 0 up to ``size`` problems."""
+    extra = size - a.shape[0]
+    if extra == 0:
+        return a
+    return jnp.concatenate([a, jnp.repeat(a[-1:], extra, axis=0)])
+
+
+def _sharded(fn: Callable, statics: dict, n_args: int, batch_argnums: tuple[int, ...], n: int):
+    """``fn`` under ``shard_map`` over the first ``n`` devices, split along the problem axis.
+
+    Batch arguments and every output are split along axis 0 (``PartitionSpec("batch")``); the
+    other arguments are replicated. Returns ``(jitted, in_shardings)``.
+    """
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    mesh = Mesh(np.array(jax.devices()[:n]), ("batch",))
+    specs = tuple(
+        PartitionSpec("batch") if i in batch_argnums else PartitionSpec() for i in range(n_args)
+    )
+    inner = getattr(fn, "__wrapped__", fn)
+    body = lambda *a: inner(*a, **statics)
+    mapped = jax.shard_map(
+        body, mesh=mesh, in_specs=specs, out_specs=PartitionSpec("batch"), check_vma=False
+    )
+    return jax.jit(mapped), tuple(NamedSharding(mesh, s) for s in specs)
 
 
 def call(
@@ -75,29 +139,53 @@ def call(
       statics: hashable static options; they key the cache too.
       timings: if a dict, ``compile_s`` (0 when the executable is reused) and ``fit_s`` are
         added to it.
-      batch_argnums: arguments whose axis 0 is the problem batch, sharded across devices when
-        JAX sees several (see :func:`_sharded`).
+      batch_argnums: arguments whose axis 0 is the problem batch (the same size ``S`` for all).
+        With several devices the batch is split over ``n = n_shards(S)`` of them, padded to a
+        multiple of ``n`` by repeating the last problem; every output must have the batch on
+        axis 0, and the padding is dropped from it.
 
     Returns:
       The outputs, on the host (``jax.device_get``).
+
+    Raises:
+      ValueError: if the batch arguments disagree on their axis-0 size.
     """
     statics = dict(statics or {})
-    shapes = tuple((a.shape, str(a.dtype)) for a in args)
-    key = (fn, jax.device_count(), SHARD["enabled"], shapes, tuple(sorted(statics.items())))
+    size = _batch_size(args, batch_argnums) if batch_argnums else 0
+    n = n_shards(size) if batch_argnums else 1
+    padded = -(-size // n) * n
+    shapes = tuple(
+        ((padded, *a.shape[1:]) if i in batch_argnums else a.shape, str(a.dtype))
+        for i, a in enumerate(args)
+    )
+    key = (fn, jax.device_count(), n, shapes, tuple(sorted(statics.items())))
     t0 = time.perf_counter()
     if key not in _EXECUTABLES:
-        sharded = _sharded(fn, statics, args, batch_argnums)
-        if sharded is not None:
-            lowered = sharded.lower(*args)
+        if n > 1:
+            jitted, shardings = _sharded(fn, statics, len(args), batch_argnums, n)
+            specs = [
+                jax.ShapeDtypeStruct(s, a.dtype) for (s, _), a in zip(shapes, args, strict=True)
+            ]
+            _EXECUTABLES[key] = (jitted.lower(*specs).compile(), shardings)
         elif hasattr(fn, "lower"):
-            lowered = fn.lower(*args, **statics)
+            _EXECUTABLES[key] = (fn.lower(*args, **statics).compile(), None)
         else:
-            lowered = jax.jit(lambda *a: fn(*a, **statics)).lower(*args)
-        _EXECUTABLES[key] = lowered.compile()
+            _EXECUTABLES[key] = (jax.jit(lambda *a: fn(*a, **statics)).lower(*args).compile(), None)
+    executable, shardings = _EXECUTABLES[key]
     t1 = time.perf_counter()
-    out = jax.block_until_ready(_EXECUTABLES[key](*args))
+    if shardings is not None:
+        args = tuple(
+            jax.device_put(_pad(a, padded) if i in batch_argnums else a, s)
+            for i, (a, s) in enumerate(zip(args, shardings, strict=True))
+        )
+    out = jax.block_until_ready(executable(*args))
     t2 = time.perf_counter()
     if timings is not None:
         timings["compile_s"] = timings.get("compile_s", 0.0) + t1 - t0
         timings["fit_s"] = timings.get("fit_s", 0.0) + t2 - t1
-    return jax.device_get(out)
+    out = jax.device_get(out)
+    if n > 1:
+        SHARD["used"] = max(SHARD["used"], n)
+        if padded != size:
+            out = jax.tree_util.tree_map(lambda a: a[:size], out)
+    return out
