@@ -287,6 +287,7 @@ def run_variant(
     probe_k: int = 0,
     peer_repeats: int | None = None,
     skip: dict | None = None,
+    subset: dict | None = None,
     log=print,
 ) -> list[Record]:
     """l1bench (each precision) and every peer on the same grid; one Record per solver.
@@ -295,6 +296,8 @@ def run_variant(
       grid: the l1bench grid (its ``lam[:, 0]`` (S, L) is what every solver fits).
       probe_k: search the peers' tolerance on the first ``probe_k`` problems (0: on all).
       skip: ``{peer name: reason}`` peers left out of this variant (reported, not run).
+      subset: ``{peer name: k}`` peers that fit one problem after another, sharing nothing
+        between them, timed on the first ``k`` problems and scaled linearly to all S (noted).
     """
     lam = grid.lam[:, 0]
     check = lambda W: worst(certified_gaps(X, Y, W, lam))
@@ -322,8 +325,13 @@ def run_variant(
             records.append(_skipped(case, variant, size, name, skip[name]))
             log(f"  {name}: skipped ({skip[name]})")
             continue
+        Yr, lamr, check_r, scale = Y, lam, check, 1.0
+        if subset and name in subset and subset[name] < Y.shape[0]:
+            k = subset[name]
+            Yr, lamr, scale = Y[:k], lam[:k], Y.shape[0] / k
+            check_r = lambda W, Yr=Yr, lamr=lamr: worst(certified_gaps(X, Yr, W, lamr))
         probe = None
-        if probe_k and probe_k < Y.shape[0]:
+        if probe_k and probe_k < Yr.shape[0]:
             Ys, lams = Y[:probe_k], lam[:probe_k]
             probe = (
                 lambda tol, fn=fn, Ys=Ys, lams=lams: fn(X, Ys, lams, tol),
@@ -335,13 +343,19 @@ def run_variant(
             size=size,
             solver=name,
             precision="float64",
-            run=lambda tol, fn=fn: fn(X, Y, lam, tol),
-            check=check,
+            run=lambda tol, fn=fn, Yr=Yr, lamr=lamr: fn(X, Yr, lamr, tol),
+            check=check_r,
             tols=PEER_TOLS,
             repeats=peer_repeats or repeats,
             probe=probe,
             notes=f"tol searched on the first {probe_k} problems" if probe else "",
         )
+        if scale != 1.0:
+            rec.run_s, rec.run_min_s = rec.run_s * scale, rec.run_min_s * scale
+            k = Yr.shape[0]
+            rec.notes = "; ".join(
+                x for x in (rec.notes, f"timed on the first {k} problems, scaled ×{scale:g}") if x
+            )
         log(_fmt(rec))
         records.append(rec)
     return records
