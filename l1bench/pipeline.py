@@ -206,7 +206,7 @@ def build_grid(cfg: Config, data: Dataset) -> Grid:
     )
 
 
-def _fit(cfg: Config, data: Dataset, grid: Grid, X, y, timings) -> backends.FitOutput:
+def _fit(cfg: Config, data: Dataset, grid: Grid, X, y, timings, info=None) -> backends.FitOutput:
     return backends.fit(
         grid,
         X,
@@ -216,6 +216,7 @@ def _fit(cfg: Config, data: Dataset, grid: Grid, X, y, timings) -> backends.FitO
         model=cfg.model,
         solver=cfg.solver,
         timings=timings,
+        info=info,
     )
 
 
@@ -224,12 +225,12 @@ def _flat(params, S: int):
     return jax.tree_util.tree_map(lambda a: a.reshape(S, -1, *a.shape[3:]), params)
 
 
-def cross_validate(cfg: Config, data: Dataset, grid: Grid, timings) -> cv.Selection:
+def cross_validate(cfg: Config, data: Dataset, grid: Grid, timings, info=None) -> cv.Selection:
     """K-fold CV on each seed's training part; the S·K fold problems fit in one call."""
     k = cfg.cv_folds
     folds = cv.make_folds(data.X_train, data.y_train, k, data.seeds)
     fgrid = repeat_problems(grid, k)
-    fit = _fit(cfg, data, fgrid, folds.X_train, folds.y_train, timings)
+    fit = _fit(cfg, data, fgrid, folds.X_train, folds.y_train, timings, info)
     S, P, L = grid.lam.shape
     errs = metrics.clean_errors(
         _flat(fit.params, S * k),
@@ -333,14 +334,15 @@ def run(cfg: Config) -> RunOutput:
         L,
     )
     timings: dict[str, float] = {}
+    algorithms: dict[str, dict] = {"fit": {}, "cv": {}}  # which algorithm each backend ran
     with progress.Stage(f"fit: {P} penalties x {L} strengths x {S} seed(s)"):
-        fit = _fit(cfg, data, grid, data.X_train, data.y_train, timings)
+        fit = _fit(cfg, data, grid, data.X_train, data.y_train, timings, algorithms["fit"])
     log.info("fit: %.2f s (compile %.2f s)", timings.get("fit_s", 0), timings.get("compile_s", 0))
     selection = None
     if cfg.cv_folds:
         log.info("cross-validation: %d folds x %d seed(s) in one batch", cfg.cv_folds, S)
         with progress.Stage(f"cross-validation: {cfg.cv_folds} folds"):
-            selection = cross_validate(cfg, data, grid, timings)
+            selection = cross_validate(cfg, data, grid, timings, algorithms["cv"])
     fits, params = _fit_table(cfg, data, grid, fit, selection)
     t_noise = time.perf_counter()
     if cfg.noise.models:
@@ -350,14 +352,14 @@ def run(cfg: Config) -> RunOutput:
     timings["robustness_s"] = time.perf_counter() - t_noise
     fits = fits.drop(columns="_flat")
     timings["wall_s"] = time.perf_counter() - t_start
-    n, p = data.X_train.shape[1:]
     info = {
         "seeds": [int(x) for x in data.seeds],
         "precision": cfg.solver.precision,
         "solver": {
             "name": cfg.solver.name,
             "backends": dict(zip([pen.label for pen in grid.penalties], fit.solver, strict=True)),
-            "form": "gram" if p <= n else "design",
+            # per stage and backend, the algorithm that ran (l1bench.fit.convex.ALGORITHMS)
+            "algorithms": {k: v for k, v in algorithms.items() if v},
         },
         "jax": {"backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()]},
         "data": {

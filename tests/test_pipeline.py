@@ -101,3 +101,24 @@ def test_cli_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, args, messa
     assert not (tmp_path / "fits.csv").exists() and not (tmp_path / "summary.md").exists()
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["status"] == "failed" and message.split(": ", 1)[1] in manifest["error"]
+
+
+@pytest.mark.parametrize("n_features, algorithm", [(20, "gram"), (120, "working_set")])
+def test_manifest_records_the_algorithm_each_regime_ran(n_features, algorithm):
+    from l1bench.fit.convex import ALGORITHMS
+
+    out = pipeline.run(
+        validate(
+            compose_config(
+                "penalty=l1",
+                "penalty.l1.n_lambdas=4",
+                "noise=none",
+                "cv_folds=2",
+                "dataset.params.n_samples=80",
+                f"dataset.params.n_features={n_features}",
+            )
+        )
+    )
+    algorithms = out.info["solver"]["algorithms"]
+    assert algorithms["fit"]["convex"]["algorithm"] == algorithm in ALGORITHMS
+    assert algorithms["cv"]["convex"]["algorithm"] == algorithm

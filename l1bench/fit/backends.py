@@ -48,7 +48,7 @@ def _linear_params(coef: np.ndarray, intercept: np.ndarray, multiclass: bool):
     return ({"w": coef[..., None], "b": intercept[..., None]},)
 
 
-def _exact(grid: Grid, X, y, *, task, n_classes, model, solver, timings) -> FitOutput:
+def _exact(grid: Grid, X, y, *, task, n_classes, model, solver, timings, info) -> FitOutput:
     kw = dict(
         fit_intercept=model.fit_intercept, tol=solver.tol, max_iter=solver.max_iter, timings=timings
     )
@@ -56,11 +56,19 @@ def _exact(grid: Grid, X, y, *, task, n_classes, model, solver, timings) -> FitO
         from l1bench.fit import reference
 
         out = reference.solve(grid, X, y, task=task, n_classes=n_classes, **kw)
+        info["sklearn"] = {"algorithm": "scikit-learn enet_path / Ridge / LogisticRegression"}
     elif task == "regression":
         from l1bench.fit import convex
 
+        info["convex"] = {}
         out = convex.solve(
-            grid, X, y, check_every=solver.check_every, precision=solver.precision, **kw
+            grid,
+            X,
+            y,
+            check_every=solver.check_every,
+            precision=solver.precision,
+            info=info["convex"],
+            **kw,
         )
     else:
         from l1bench.fit import logistic
@@ -74,6 +82,7 @@ def _exact(grid: Grid, X, y, *, task, n_classes, model, solver, timings) -> FitO
             precision=solver.precision,
             **kw,
         )
+        info["convex"] = {"algorithm": "logistic FISTA (l1bench.fit.logistic)"}
     params = _linear_params(out.coef, out.intercept, task == "multiclass")
     return FitOutput(
         params,
@@ -86,8 +95,10 @@ def _exact(grid: Grid, X, y, *, task, n_classes, model, solver, timings) -> FitO
     )
 
 
-def _trained(grid: Grid, X, y, *, task, n_classes, model, solver, timings) -> FitOutput:
+def _trained(grid: Grid, X, y, *, task, n_classes, model, solver, timings, info) -> FitOutput:
     from l1bench.fit import trainer
+
+    info["optax"] = {"algorithm": f"optax {solver.optimizer} training (l1bench.fit.trainer)"}
 
     rates = np.where(np.isnan(grid.dropout), 0.0, grid.dropout)
     rates = np.where([[p.stochastic] for p in grid.penalties], rates, 0.0)
@@ -154,6 +165,7 @@ def fit(
     model,
     solver,
     timings: dict | None = None,
+    info: dict | None = None,
 ) -> FitOutput:
     """Fit every point of ``grid`` on (S, n, p) designs with the backend each penalty needs.
 
@@ -164,6 +176,8 @@ def fit(
       model: a ``ModelConfig`` (name, fit_intercept, hidden, activation).
       solver: a ``SolverConfig``.
       timings: compile/fit seconds are added to it.
+      info: if a dict, each backend that ran records under its name which algorithm it used
+        (e.g. ``info["convex"]["algorithm"]``, see ``l1bench.fit.convex.ALGORITHMS``).
     """
     trained = [
         i
@@ -171,7 +185,10 @@ def fit(
         if p.stochastic or solver.name == "optax" or model.name == "mlp"
     ]
     exact = [i for i in range(len(grid.penalties)) if i not in trained]
-    kw = dict(task=task, n_classes=n_classes, model=model, solver=solver, timings=timings)
+    info = {} if info is None else info
+    kw = dict(
+        task=task, n_classes=n_classes, model=model, solver=solver, timings=timings, info=info
+    )
     if model.name == "mlp" and task == "multiclass" and n_classes is None:
         raise ValueError("multiclass needs n_classes")
     parts = []
