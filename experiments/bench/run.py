@@ -1,6 +1,6 @@
 """The speed benchmark suite: l1bench against the solvers a researcher would use instead.
 
-    python -m experiments.bench            # default sizes, ~15 min on a 2-core CPU
+    python -m experiments.bench            # default sizes, ~31 min on a 2-core CPU
     python -m experiments.bench --quick    # tiny sizes, 1 repeat: a correctness smoke run
     python -m experiments.bench --cases A,D --out /tmp/bench
 
@@ -28,7 +28,7 @@ from experiments.bench.common import TARGET_GAP, Record
 ROOT = Path(__file__).resolve().parents[2]
 
 # sizes: (full, quick). Full sizes are scaled down from issue 7 where a 2-core CPU cannot run
-# them in ~15 minutes; SCALED says how.
+# them in reasonable time; SCALED says how.
 SIZES = {
     "A": dict(full=dict(S=256, L=50, lmr=1e-3), quick=dict(S=8, L=10, lmr=1e-3)),
     "B": dict(
@@ -232,6 +232,19 @@ def add_ratios(records: list[Record]) -> None:
             r.ratio = r.run_s / ref
 
 
+def _fastest_peer(rs: list[Record], precision: str) -> Record | None:
+    """The fastest peer (not l1bench) of ``precision`` that ran and reached the target."""
+    peers = [
+        r
+        for r in rs
+        if not r.solver.startswith("l1bench")
+        and r.precision == precision
+        and math.isfinite(r.run_s)
+        and r.reached is not False
+    ]
+    return min(peers, key=lambda r: r.run_s) if peers else None
+
+
 def summary(records: list[Record]) -> list[dict]:
     """Per variant: l1bench float64 against the fastest float64 peer that reached the target."""
     rows = []
@@ -240,29 +253,13 @@ def summary(records: list[Record]) -> list[dict]:
         rs = [r for r in records if (r.case, r.variant) == key]
         ours = [r for r in rs if r.solver.startswith("l1bench") and "loop" not in r.solver]
         ours64 = [r for r in ours if r.precision == "float64"]
-        peers = [
-            r
-            for r in rs
-            if not r.solver.startswith("l1bench")
-            and r.precision == "float64"
-            and math.isfinite(r.run_s)
-            and r.reached is not False
-        ]
-        if not ours64 or not peers:
+        fast = _fastest_peer(rs, "float64")
+        if not ours64 or fast is None:
             continue
-        fast = min(peers, key=lambda r: r.run_s)
         o = ours64[0]
         f32 = [r for r in ours if r.precision == "float32"]
         # float32 against the fastest float32 peer where one ran (PyTorch), else the float64 one
-        peers32 = [
-            r
-            for r in rs
-            if not r.solver.startswith("l1bench")
-            and r.precision == "float32"
-            and math.isfinite(r.run_s)
-            and r.reached is not False
-        ]
-        fast32 = min(peers32, key=lambda r: r.run_s) if peers32 else fast
+        fast32 = _fastest_peer(rs, "float32") or fast
         rows.append(
             dict(
                 case=key[0],
