@@ -135,7 +135,8 @@ def call(
 
     Args:
       fn: a jitted function (``jax.jit``), or a plain one (jitted here with ``statics`` bound).
-      args: array arguments (traced); their shapes and dtypes key the cache.
+      args: array arguments (traced), or None for an optional one left out (an empty pytree;
+        not a batch argument); their shapes and dtypes key the cache.
       statics: hashable static options; they key the cache too.
       timings: if a dict, ``compile_s`` (0 when the executable is reused) and ``fit_s`` are
         added to it.
@@ -155,7 +156,9 @@ def call(
     n = n_shards(size) if batch_argnums else 1
     padded = -(-size // n) * n
     shapes = tuple(
-        ((padded, *a.shape[1:]) if i in batch_argnums else a.shape, str(a.dtype))
+        None
+        if a is None  # an empty pytree (an optional array left out)
+        else ((padded, *a.shape[1:]) if i in batch_argnums else a.shape, str(a.dtype))
         for i, a in enumerate(args)
     )
     key = (fn, jax.device_count(), n, shapes, tuple(sorted(statics.items())))

@@ -59,7 +59,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from l1bench.fit.convex import ConvexResult
+from l1bench.fit import compiled
+from l1bench.fit.convex import ConvexResult, _gap_from_residual
 from l1bench.penalties import soft_threshold
 
 K_MIN = 32  # smallest working set
@@ -68,29 +69,6 @@ MAX_ROUNDS = 64  # working-set rounds per λ in one call
 GRAM_MAX = 8192**2  # precompute the full Gram matrix when p² is at most this (512 MB in float64)
 HI = lax.Precision.HIGHEST
 N_CG = 64  # conjugate-gradient iterations of a Newton step, at most
-
-
-def _gaps(rr, V, W, mu, kappa, D):
-    """Primal objective and duality gap of each fit (the formulas of ``convex._objective_and_gap``).
-
-    Args:
-      rr: (B,) ``||r||²/n``. V: (B, m) correlations ``Xcᵀr/n`` on the m coordinates considered
-        (all p for the full problem, the working set for the restricted one). W: (B, m) the
-        coefficients there (zero elsewhere). mu, kappa: (B,). D: (B, m) L2 weights.
-    """
-    mu_, ka_ = mu[:, None], kappa[:, None]
-    l1 = jnp.sum(jnp.abs(W), axis=1)
-    ridge = 0.5 * kappa * jnp.sum(D * W * W, axis=1)
-    primal = 0.5 * rr + mu * l1 + ridge
-    vmax = jnp.max(jnp.abs(V), axis=1)
-    s = jnp.where(vmax > mu, mu / jnp.where(vmax > 0, vmax, 1.0), 1.0)
-    gap_scaled = 0.5 * rr * (1.0 - s) ** 2 + mu * l1 - s * jnp.sum(W * V, axis=1) + ridge
-    U = soft_threshold(V, mu_)
-    kd = ka_ * D
-    safe = jnp.where(kd > 0, kd, 1.0)
-    terms = (kd * W - U) ** 2 / (2.0 * safe) + mu_ * jnp.abs(W) - W * (V - U)
-    gap_smooth = jnp.where(kappa > 0, jnp.sum(terms, axis=1), jnp.inf)
-    return primal, jnp.minimum(gap_scaled, gap_smooth)
 
 
 def _cd_pass(G, w, q, mu, kd, active):
@@ -210,9 +188,8 @@ def _step_one(Xc, Gfull, c_full, yc, yy, d, w, v, rr, mu, kappa, mu_next, tol, b
     tol_in = INNER * tol
     Ks = max(K // 2, min(K, K_MIN))  # Newton steps take supports up to this size
 
-    def gap1(rr, v, w, dd):
-        primal, gap = _gaps(rr[None], v[None], w[None], mu[None], kappa[None], dd[None])
-        return primal[0], gap[0]
+    def gap1(rr, v, w, dd):  # primal and duality gap, the formulas of convex (μ > 0 here)
+        return _gap_from_residual(v, rr, w, mu, kappa, dd)
 
     def open_(crit, sweeps):
         return (crit > tol) & (sweeps < budget) & jnp.isfinite(crit)
@@ -328,22 +305,6 @@ def _bucket(m: int, p: int) -> int:
     return min(k, p)
 
 
-_EXECUTABLES: dict = {}
-
-
-def _run(args, statics, timings):
-    shapes = tuple(None if a is None else (a.shape, str(a.dtype)) for a in args)
-    key = (shapes, tuple(sorted(statics.items())))
-    t0 = time.perf_counter()
-    if key not in _EXECUTABLES:
-        _EXECUTABLES[key] = _lambda_step.lower(*args, **statics).compile()
-    t1 = time.perf_counter()
-    out = _EXECUTABLES[key](*args)
-    if timings is not None:
-        timings["compile_s"] = timings.get("compile_s", 0.0) + t1 - t0
-    return out
-
-
 def fit_path(
     X,
     Y,
@@ -422,8 +383,8 @@ def fit_path(
                 args = (Xc, Gfull, C[b], Yc[b], yy[b], Dj[b], w, v, rr)
                 args += tuple(jnp.asarray(a, dtype) for a in (mu[b, l], kappa[b, l], mu_next))
                 args += (tol_, jnp.asarray(max_iter - used, jnp.int32))
-                w, v, rr, primal, g, c, sweeps, r, grow, need_ = _run(
-                    args, {**statics, "K": K}, comp
+                w, v, rr, primal, g, c, sweeps, r, grow, need_ = compiled.call(
+                    _lambda_step, args, {**statics, "K": K}, timings=comp
                 )
                 used += int(sweeps)
                 rounds[b, l] += int(r)
