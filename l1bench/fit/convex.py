@@ -271,14 +271,16 @@ def ws_sizes(p: int, smallest: int = WS_MIN) -> tuple[int, ...]:
 
 
 def _lipschitz_bound(G, n_iter: int = 40):
-    """Largest eigenvalue of the PSD matrix ``G``, from above: ``min(gershgorin, 1.02 · power)``.
+    """Step bound for the PSD matrix ``G``: ``min(gershgorin, 1.02 · power)`` ≈ ``λ_max(G)``.
 
     Power iteration from a fixed generic vector gives a Rayleigh quotient ``ρ ≤ λ_max``; a 2%
-    margin covers its remaining error in practice (an underestimate can only slow the restart
-    FISTA down, never pass a wrong certificate: every fit is certified by its duality gap), and
-    Gershgorin's ``max_i Σ_j |G_ij|`` is a guaranteed bound, used when it is tighter. It costs
-    ``n_iter`` matrix-vector products instead of an ``eigvalsh`` (0.3-1.1 s at p = 1000 on a
-    shared 2-core CPU, most of the old per-problem set-up after the Gram matrix itself).
+    margin covers its remaining error in practice. It is not a guaranteed upper bound: a larger
+    underestimate makes the steps too long, which can slow or stall the restart FISTA (status
+    ``max_iter`` or ``diverged``) but never passes a wrong certificate, since every fit is
+    certified by its duality gap. Gershgorin's ``max_i Σ_j |G_ij|`` is a guaranteed bound, used
+    when it is tighter. It costs ``n_iter`` matrix-vector products instead of an ``eigvalsh``
+    (0.3-1.1 s at p = 1000 on a shared 2-core CPU, most of the old per-problem set-up after the
+    Gram matrix itself).
     """
     hi = lax.Precision.HIGHEST
     p = G.shape[0]
@@ -296,8 +298,13 @@ def _lipschitz_bound(G, n_iter: int = 40):
     return jnp.minimum(gershgorin, 1.02 * rayleigh)
 
 
-def _lane_gaps(V, rr, W, mu, kappa, D, scale, unpenalized):
-    """Per lane (rows): primal, absolute gap and gap / scale from ``V = C - W G`` and ``rr``."""
+def _lane_gaps(C, U, yy, W, mu, kappa, D, scale, unpenalized):
+    """Per lane (rows): primal, absolute gap and gap / scale at ``W`` from ``U = W G``.
+
+    With ``C = Xcᵀyc/n`` and ``yy = ||yc||²/n``: ``V = C - U`` and ``||r||²/n = yy - Wᵀ(2C - U)``.
+    """
+    V = C - U
+    rr = yy - jnp.sum(W * (2.0 * C - U), axis=1)
     primal, gap = jax.vmap(_gap_from_residual)(V, rr, W, mu, kappa, D)
     gap = jnp.where(unpenalized, jnp.max(jnp.abs(V), axis=1), gap)
     return primal, gap, gap / scale
@@ -330,8 +337,7 @@ def _ws_branch(K, lanes, G, W, V, done, it, score, tol, max_iter, check_every, p
     period = 1 if K >= 256 else check_every
 
     def crit_at(Wk, Uk):
-        rr = yy - jnp.sum(Wk * (2.0 * Ck - Uk), axis=1)
-        return _lane_gaps(Ck - Uk, rr, Wk, mu, kappa, Dk, scale, unpenalized)[2]
+        return _lane_gaps(Ck, Uk, yy, Wk, mu, kappa, Dk, scale, unpenalized)[2]
 
     def lane_active(crit, it, stalled):
         return ~done & (crit > tol) & (it < max_iter) & jnp.isfinite(crit) & ~stalled
@@ -402,8 +408,7 @@ def _solve_lanes(G, lanes, W, V, mu_prev, tol, max_iter, check_every, patience, 
     strong = jnp.where(strong >= 0.5, strong, jnp.inf)  # far from the last solution: no rule
 
     def full_gaps(W, V):
-        rr = yy - jnp.sum(W * (2.0 * C - (C - V)), axis=1)
-        return _lane_gaps(V, rr, W, mu, kappa, D, scale, unpenalized)
+        return _lane_gaps(C, C - V, yy, W, mu, kappa, D, scale, unpenalized)
 
     def cond(c):
         _, _, done, _, _, r, _ = c
