@@ -146,6 +146,25 @@ def _status(diverged, objective, kkt, tol):
     return jnp.where(bad, _DIVERGED, jnp.where(kkt <= tol, _CONVERGED, _MAX_ITER)).astype(jnp.int32)
 
 
+def _train_in_chunks(step_fn, kkt_rel, carry, tol, cfg):
+    """Run ``cfg["steps"]`` steps of ``step_fn`` in chunks of ``cfg["check_every"]``.
+
+    After each chunk a fit whose relative KKT measure ``kkt_rel(params)`` is ``<= tol`` (or
+    that has used all its steps) stops moving. ``carry`` is ``(params, opt_state, active,
+    diverged, n_iter)``, one fit or a stack of fits; returns the final carry.
+    """
+
+    def chunk_fn(carry, c):
+        steps_c = c * cfg["check_every"] + jnp.arange(cfg["check_every"])
+        (params, opt_state, active, diverged, n_iter), _ = lax.scan(step_fn, carry, steps_c)
+        converged = kkt_rel(params) <= tol
+        active = active & ~converged & (n_iter < cfg["steps"])
+        return (params, opt_state, active, diverged, n_iter), None
+
+    n_chunks = -(-cfg["steps"] // cfg["check_every"])
+    return lax.scan(chunk_fn, carry, jnp.arange(n_chunks))[0]
+
+
 def _fit_one(key, X, y, lam, l1_ratio, rate, lr, tol, *, cfg):
     """Train one grid point; returns ``(params, objective, kkt, n_iter, status)``."""
     n, p = X.shape
@@ -188,17 +207,10 @@ def _fit_one(key, X, y, lam, l1_ratio, rate, lr, tol, *, cfg):
         loss, grads = jax.value_and_grad(batch_loss)(carry[0], step)
         return _update(opt, cfg, loss, grads, carry, step), None
 
-    def chunk_fn(carry, c):
-        steps_c = c * cfg["check_every"] + jnp.arange(cfg["check_every"])
-        (params, opt_state, active, diverged, n_iter), _ = lax.scan(step_fn, carry, steps_c)
-        converged = kkt_abs(params) / kkt_scale <= tol
-        active = active & ~converged & (n_iter < cfg["steps"])
-        return (params, opt_state, active, diverged, n_iter), None
-
-    n_chunks = -(-cfg["steps"] // cfg["check_every"])
     kkt0 = kkt_abs(params0) / kkt_scale
     carry = (params0, opt.init(params0), kkt0 > tol, jnp.zeros((), bool), jnp.zeros((), jnp.int32))
-    (params, _, _, diverged, n_iter), _ = lax.scan(chunk_fn, carry, jnp.arange(n_chunks))
+    kkt_rel = lambda params: kkt_abs(params) / kkt_scale
+    params, _, _, diverged, n_iter = _train_in_chunks(step_fn, kkt_rel, carry, tol, cfg)
     objective = full_loss(params) + _penalty(params, lam, l1_ratio)
     kkt = kkt_abs(params) / kkt_scale
     return params, objective, kkt, n_iter, _status(diverged, objective, kkt, tol)
@@ -413,18 +425,11 @@ def _fit_stacked(X, y, lam, l1_ratio, dropout, seeds, lr, tol, *, cfg):
         loss, grads = batch_loss_grad(carry[0], step)
         return update_v(loss, grads, carry, lam_m, a_m, step), None
 
-    def chunk_fn(carry, c):
-        steps_c = c * cfg["check_every"] + jnp.arange(cfg["check_every"])
-        (params, opt_state, active, diverged, n_iter), _ = lax.scan(step_fn, carry, steps_c)
-        converged = kkt_abs(params) / kkt_scale <= tol
-        active = active & ~converged & (n_iter < cfg["steps"])
-        return (params, opt_state, active, diverged, n_iter), None
-
-    n_chunks = -(-cfg["steps"] // cfg["check_every"])
     kkt0 = kkt_v(grads0, params0, lam_m, a_m) / kkt_scale
     opt_state0 = jax.vmap(lambda q, lm, a: make_opt(lm, a).init(q))(params0, lam_m, a_m)
     carry = (params0, opt_state0, kkt0 > tol, jnp.zeros(M, bool), jnp.zeros(M, jnp.int32))
-    (params, _, _, diverged, n_iter), _ = lax.scan(chunk_fn, carry, jnp.arange(n_chunks))
+    kkt_rel = lambda params: kkt_abs(params) / kkt_scale
+    params, _, _, diverged, n_iter = _train_in_chunks(step_fn, kkt_rel, carry, tol, cfg)
     loss, grads = grad_full(params)
     objective = loss + jax.vmap(_penalty)(params, lam_m, a_m)
     kkt = kkt_v(freeze(grads), params, lam_m, a_m) / kkt_scale
