@@ -18,6 +18,8 @@ from typing import Any
 
 from omegaconf import MISSING, DictConfig, OmegaConf
 
+from l1bench.progress import MODES as PROGRESS_MODES
+
 PENALTY_KINDS = ("none", "l1", "l2", "elastic_net", "dropout")
 DROPOUT_MODES = ("auto", "marginalized", "stochastic")
 MODELS = ("linear", "logistic", "mlp")
@@ -27,7 +29,6 @@ LR_SCHEDULES = ("constant", "cosine")
 ACTIVATIONS = ("relu", "tanh", "gelu", "sigmoid")
 PRECISIONS = ("float64", "float32")
 TASKS = ("auto", "regression", "classification")
-PROGRESS_MODES = ("auto", "log", "bar", "off")  # l1bench.progress.MODES (config imports no stages)
 
 
 class ConfigError(ValueError):
