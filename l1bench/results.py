@@ -312,23 +312,44 @@ def _curve_area(levels: np.ndarray, errors: np.ndarray) -> float:
 
 def robustness_per_fit(robust: pd.DataFrame) -> pd.DataFrame:
     """One row per fit, one column per noise model: the mean error over its level range."""
-    keys = [c for c in robust.columns if c in ("dataset", "model", "penalty", "seed",
-                                                "lam_index", "lam", "dropout", "nnz",
-                                                "sparsity", "status", "clean_error", "metric")
-            or c.startswith("override.") or c == "run_dir"]
+    keys = [
+        c
+        for c in robust.columns
+        if c
+        in (
+            "dataset",
+            "model",
+            "penalty",
+            "seed",
+            "lam_index",
+            "lam",
+            "dropout",
+            "nnz",
+            "sparsity",
+            "status",
+            "clean_error",
+            "metric",
+        )
+        or c.startswith("override.")
+        or c == "run_dir"
+    ]
     rows = []
     for key, g in robust.groupby(keys, sort=False, dropna=False):
         row = dict(zip(keys, key, strict=True))
         for name, h in g.groupby("noise", sort=False):
             row[name] = _curve_area(h["level"].to_numpy(float), h["error"].to_numpy(float))
-            row[f"{name}_worst"] = float(h["error"].max()) if row.get("metric") != "accuracy" \
+            row[f"{name}_worst"] = (
+                float(h["error"].max())
+                if row.get("metric") != "accuracy"
                 else float(h["error"].min())
+            )
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def robustness_summary(fits: pd.DataFrame, robust: pd.DataFrame,
-                       selected: bool = False) -> tuple[pd.DataFrame, list[str]]:
+def robustness_summary(
+    fits: pd.DataFrame, robust: pd.DataFrame, selected: bool = False
+) -> tuple[pd.DataFrame, list[str]]:
     """Robustness-versus-sparsity: per penalty and strength (or, with ``selected``, per penalty
     at its cross-validated strength), sparsity, clean error and the error under each noise model
     (mean over its levels), aggregated over seeds as mean ± 95% t-interval.
@@ -338,8 +359,11 @@ def robustness_summary(fits: pd.DataFrame, robust: pd.DataFrame,
     """
     per_fit = robustness_per_fit(robust)
     noises = list(dict.fromkeys(robust["noise"]))
-    merge_on = [c for c in ("run_dir", "dataset", "model", "penalty", "seed", "lam_index")
-                if c in per_fit.columns and c in fits.columns]
+    merge_on = [
+        c
+        for c in ("run_dir", "dataset", "model", "penalty", "seed", "lam_index")
+        if c in per_fit.columns and c in fits.columns
+    ]
     extra = [c for c in ("cv_best",) if c in fits.columns]
     per_fit = per_fit.merge(fits[merge_on + extra], on=merge_on, how="left")
     if selected:
@@ -351,9 +375,12 @@ def robustness_summary(fits: pd.DataFrame, robust: pd.DataFrame,
     for key, g in per_fit.groupby(keys, sort=False, dropna=False):
         ok = g[g["status"] != "diverged"]
         row = dict(zip(keys, key, strict=True))
-        row.update(lam=float(ok["lam"].mean()) if len(ok) else np.nan,
-                   dropout=float(g["dropout"].mean()), n_seeds=int(len(ok)),
-                   n_excluded=int(len(g) - len(ok)))
+        row.update(
+            lam=float(ok["lam"].mean()) if len(ok) else np.nan,
+            dropout=float(g["dropout"].mean()),
+            n_seeds=int(len(ok)),
+            n_excluded=int(len(g) - len(ok)),
+        )
         for col in ("nnz", "sparsity", "clean_error", *noises):
             row[col], row[f"{col}_ci"] = mean_ci(ok[col])
         rows.append(row)
@@ -364,37 +391,76 @@ def robustness_markdown(table: pd.DataFrame, noises: list[str], metric: str, tit
     """The robustness-versus-sparsity table in Markdown."""
     if table.empty:
         return ""
-    extra = [k for k in table.columns if k.startswith("override.") or k in ("dataset", "model")
-             and table[k].nunique() > 1]
-    header = [*(k.removeprefix("override.") for k in extra), "penalty", "λ", "dropout", "nnz",
-              "sparsity", f"clean {metric}", *noises]
+    extra = [
+        k
+        for k in table.columns
+        if k.startswith("override.") or k in ("dataset", "model") and table[k].nunique() > 1
+    ]
+    header = [
+        *(k.removeprefix("override.") for k in extra),
+        "penalty",
+        "λ",
+        "dropout",
+        "nnz",
+        "sparsity",
+        f"clean {metric}",
+        *noises,
+    ]
     rows = []
     for r in table.to_dict("records"):
-        rows.append([str(r[k]) for k in extra] + [
-            r["penalty"], _fmt(r["lam"]), _fmt(r["dropout"]), _cell(r["nnz"], r["nnz_ci"]),
-            _cell(r["sparsity"], r["sparsity_ci"]),
-            _cell(r["clean_error"], r["clean_error_ci"]),
-            *(_cell(r[n], r[f"{n}_ci"]) for n in noises)])
-    return "\n".join([f"## {title}", "", f"Test {metric} without noise and under each noise "
-                      f"model (mean over its levels); means over seeds ± 95% t-interval.", "",
-                      markdown_table(header, rows), ""])
+        rows.append(
+            [str(r[k]) for k in extra]
+            + [
+                r["penalty"],
+                _fmt(r["lam"]),
+                _fmt(r["dropout"]),
+                _cell(r["nnz"], r["nnz_ci"]),
+                _cell(r["sparsity"], r["sparsity_ci"]),
+                _cell(r["clean_error"], r["clean_error_ci"]),
+                *(_cell(r[n], r[f"{n}_ci"]) for n in noises),
+            ]
+        )
+    return "\n".join(
+        [
+            f"## {title}",
+            "",
+            f"Test {metric} without noise and under each noise "
+            f"model (mean over its levels); means over seeds ± 95% t-interval.",
+            "",
+            markdown_table(header, rows),
+            "",
+        ]
+    )
 
 
 def _tex(text: str) -> str:
-    for a, b in (("\\", r"\textbackslash{}"), ("_", r"\_"), ("%", r"\%"), ("&", r"\&"),
-                 ("#", r"\#"), ("±", r"$\pm$"), ("λ", r"$\lambda$"), ("–", "--")):
+    for a, b in (
+        ("\\", r"\textbackslash{}"),
+        ("_", r"\_"),
+        ("%", r"\%"),
+        ("&", r"\&"),
+        ("#", r"\#"),
+        ("±", r"$\pm$"),
+        ("λ", r"$\lambda$"),
+        ("–", "--"),
+    ):
         text = text.replace(a, b)
     return text
 
 
 def latex_table(header: list[str], rows: list[list[str]], caption: str) -> str:
     """A booktabs LaTeX table."""
-    lines = [r"\begin{table}[t]", r"\centering", r"\small",
-             r"\begin{tabular}{" + "l" * 3 + "r" * (len(header) - 3) + "}", r"\toprule",
-             " & ".join(_tex(h) for h in header) + r" \\", r"\midrule"]
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\small",
+        r"\begin{tabular}{" + "l" * 3 + "r" * (len(header) - 3) + "}",
+        r"\toprule",
+        " & ".join(_tex(h) for h in header) + r" \\",
+        r"\midrule",
+    ]
     lines += [" & ".join(_tex(c) for c in r) + r" \\" for r in rows]
-    lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + _tex(caption) + "}",
-              r"\end{table}"]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + _tex(caption) + "}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
 
@@ -414,8 +480,10 @@ def run_summary(fits: pd.DataFrame, robust: pd.DataFrame | None, title: str) -> 
     md, tex = [f"# {title}", ""], []
     if robust is not None and len(robust):
         metric = str(robust["metric"].iloc[0])
-        for selected, name in ((False, "Robustness versus sparsity"),
-                               (True, "Selected: each penalty at its cross-validated λ")):
+        for selected, name in (
+            (False, "Robustness versus sparsity"),
+            (True, "Selected: each penalty at its cross-validated λ"),
+        ):
             table, noises = robustness_summary(fits, robust, selected=selected)
             text = robustness_markdown(table, noises, metric, name)
             if text:

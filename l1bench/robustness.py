@@ -5,12 +5,16 @@ For noise model ``m`` (index ``i`` in the suite) the error of fit ``f`` at level
 
 .. code-block:: python
 
-   X', y', params' = m.fn(fold_in(fold_in(fold_in(key, i), j), d), X_test, y_test, params[f], ℓ)
+   X', y', params' = m.fn(fold_in(fold_in(key, i), d), X_test, y_test, params[f], ℓ)
 
 vmapped over fits × levels × draws, every model of the suite traced into ONE jit. The key does
 not depend on the fit, so every fit sees the same perturbations (common random numbers:
 differences between penalties are not blurred by noise draws) and results do not depend on where
-a fit sits in the grid. Deterministic models (the adversarial worst cases) use one draw.
+a fit sits in the grid. Nor does it depend on the level: the levels of draw ``d`` scale (or, for
+missing features and label flips, threshold) one sample, so an error-versus-level curve is one
+smooth curve per draw, its slope not blurred by fresh draws at every level, and the random
+numbers are generated once per draw. Deterministic models (the adversarial worst cases) use one
+draw.
 
 Two ways to compute the errors, chosen per noise model (``method``, :func:`choose_method`;
 each result says which ran):
@@ -103,29 +107,57 @@ def choose_method(method: str, *, task, depth, n_out, target, n, p, n_fits) -> s
 METHODS = ("auto", "direct", "quadratic")
 
 
-def _fold(base, j, d):
-    return jax.random.fold_in(jax.random.fold_in(base, j), d)
+def _over_draws(f, base, lv, draws, *, loop=False):
+    """``f(key, level)`` for every level and draw; leaves (L, D, ...).
+
+    Draw ``d`` uses the key ``fold_in(base, d)`` at every level, so its random numbers are
+    one sample, only scaled or thresholded per level. ``loop=False`` vmaps both axes (the key
+    is not batched over the levels: each draw's numbers are generated once). ``loop=True``
+    maps over draws and levels one at a time (lax loops): for bodies that end in a small
+    matrix product, where XLA CPU runs one product per iteration several times faster than
+    the batched product, and that keep their perturbed inputs out of memory.
+    """
+
+    def one_draw(d):
+        k = jax.random.fold_in(base, d)
+        at = lambda level: f(k, level)
+        return jax.lax.map(at, lv) if loop else jax.vmap(at)(lv)
+
+    ds = jnp.arange(draws)
+    out = jax.lax.map(one_draw, ds) if loop else jax.vmap(one_draw)(ds)
+    return jax.tree_util.tree_map(lambda a: jnp.swapaxes(a, 0, 1), out)
 
 
-def _direct(fn, opts, draws, lv, ps, Xs, ys, base, ctx):
-    """Every fit's errors from its predictions on every perturbed test set: (F, L, D) each."""
+def _direct(fn, outputs, opts, draws, lv, ps, Xs, ys, base, ctx):
+    """Every fit's errors from its predictions on every perturbed test set: (F, L, D) each.
+
+    The predictions come from the noise model's closed-form ``outputs`` where it has one
+    (:class:`~l1bench.noise.NoiseModel`), else from the model applied to ``fn``'s inputs.
+    """
     task, activation = ctx["task"], ctx["activation"]
 
     def per_fit(p):
-        def per_level(j, level):
-            def per_draw(d):
-                X2, y2, p2 = fn(_fold(base, j, d), Xs, ys, p, level, **ctx, **opts)
+        def perturbed(k, level):
+            closed = None if outputs is None else outputs(k, Xs, ys, p, level, **ctx, **opts)
+            if closed is not None:
+                out, y2 = closed
+            else:
+                X2, y2, p2 = fn(k, Xs, ys, p, level, **ctx, **opts)
                 out = jax.vmap(lambda x: models.apply(p2, x, activation=activation))(X2)
-                return metrics._errors(out, y2, task)
+            return metrics._errors(out, y2, task)
 
-            return jax.vmap(per_draw)(jnp.arange(draws))
-
-        return jax.vmap(per_level)(jnp.arange(lv.shape[0]), lv)
+        return _over_draws(perturbed, base, lv, draws)
 
     return jax.vmap(per_fit)(ps)
 
 
-def _quadratic(fn, opts, draws, lv, target, ps, Xs, ys, base, ctx):
+def _packed(q, dt):
+    """Indices of the upper triangle of a q × q matrix and the weights of a packed form."""
+    iu, ju = np.triu_indices(q)
+    return iu, ju, jnp.asarray(np.where(iu == ju, 1.0, 2.0), dt)
+
+
+def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
     """The MSE and R² of every fit as a quadratic form in its centred weights: (F, L, D) each.
 
     With A = [X', 1] (n × (p+1)), u_f = [w_f, b_f] − [w_r, b_r] (centred on the reference
@@ -139,13 +171,20 @@ def _quadratic(fn, opts, draws, lv, target, ps, Xs, ys, base, ctx):
     at ``n(p+2)²`` multiply-adds per perturbation for G plus ``F(p+2)(p+3)/2`` for the F
     forms (one matrix product of the packed upper triangles over all draws), instead of
     ``n·p·F``. Input noise recomputes G per draw; label noise only its last column (X' = X);
-    weight noise keeps the clean G and perturbs u_f. Centring keeps the terms of the form on
-    the scale of the differences between fits rather than of the weights, so that the
-    form loses little to cancellation in float32.
+    weight noise keeps the clean G and perturbs u_f.
+
+    *Additive* noise (``NoiseModel.additive``: ``X' = X + ℓE`` or ``w' = w + ℓE``, E drawn from
+    the key alone) is polynomial in ℓ, and the levels of a draw share E (:func:`_over_draws`):
+    for inputs ``[A', r'] = Z₀ + ℓZ₁`` with ``Z₁ = [E, 0, −E w_r]``, so ``G(ℓ) = G₀₀ + ℓ(Z₀ᵀZ₁
+    + Z₁ᵀZ₀)/n + ℓ² Z₁ᵀZ₁/n`` and each draw costs two Gram products and two sets of forms
+    whatever the number of levels; for weights ``ũ_f + ℓẽ`` gives ``MSE_f = ũ_fᵀGũ_f +
+    2ℓ ũ_fᵀGẽ + ℓ² ẽᵀGẽ``, F dot products per draw. Centring keeps the terms of the form on
+    the scale of the differences between fits rather than of the weights, so that the form
+    loses little to cancellation in float32.
     """
     layer = ps[0]
     V = jnp.concatenate([layer["w"][..., 0], layer["b"]], axis=1)  # (F, p+1)
-    n = Xs.shape[0]
+    n, p = Xs.shape
     dt = Xs.dtype
     one = jnp.ones((n, 1), dt)
     A = jnp.concatenate([Xs, one], axis=1)  # (n, p+1)
@@ -156,83 +195,109 @@ def _quadratic(fn, opts, draws, lv, target, ps, Xs, ys, base, ctx):
     ref = jnp.argmin(jnp.where(jnp.isfinite(clean), clean, jnp.inf))
     vr = V[ref]
     U = V - vr  # (F, p+1)
+    Ut = jnp.concatenate([U, -jnp.ones((U.shape[0], 1), dt)], axis=1)  # (F, q), ũ_f
     p_ref = jax.tree_util.tree_map(lambda a: a[ref], ps)
-    L = lv.shape[0]
-    levels_draws = (jnp.repeat(jnp.arange(L), draws), jnp.repeat(lv, draws))
-    draw_ids = jnp.tile(jnp.arange(draws), L)
+    L, D, F = lv.shape[0], draws, U.shape[0]
+    q = p + 2
+    Z0 = jnp.concatenate([A, (ys - A @ vr)[:, None]], axis=1)  # (n, q): [A, r] on clean data
+    G0 = (Z0.T @ Z0) / n
 
-    def grid(f):  # f(j, level, d) over every (level, draw), flattened to L·D
-        return jax.vmap(f)(*levels_draws, draw_ids)
+    def perturb(k, level, X=Xs, params=p_ref):
+        return fn(k, X, ys, params, level, **ctx, **opts)
 
-    if target == "inputs":
-        q = Xs.shape[1] + 2
-        iu, ju = np.triu_indices(q)
-        weight = jnp.asarray(np.where(iu == ju, 1.0, 2.0), dt)
-
-        def draw(args):
-            j, level, d = args
-            return fn(_fold(base, j, d), Xs, ys, p_ref, level, **ctx, **opts)[:2]
-
-        # the draws leave a loop, so they are generated once: fused into their consumers
-        # (the residual and both layouts of the Gram product) XLA would generate them 3 times
-        X2, y2 = jax.lax.map(draw, (*levels_draws, draw_ids))  # (LD, n, p), (LD, n)
-        r = y2 - X2 @ vr[:-1] - vr[-1]
-        Z = jnp.concatenate([X2, jnp.ones((*r.shape, 1), dt), r[..., None]], axis=-1)
-        Gp = (jnp.swapaxes(Z, 1, 2) @ Z)[:, iu, ju] / n  # (LD, T)
-        var = jnp.var(y2, axis=1)
-        Ut = jnp.concatenate([U, -jnp.ones((U.shape[0], 1), dt)], axis=1)  # (F, q)
+    if target == "inputs" and additive:
+        iu, ju, weight = _packed(q, dt)
         M = Ut[:, iu] * Ut[:, ju] * weight  # (F, T)
-        mse = M @ Gp.T  # (F, LD)
+        zero = jnp.zeros_like(Xs)
+
+        def terms(d):  # the packed ℓ and ℓ² terms of G(ℓ) for one draw
+            # E from level 1 on a zero X: exactly the sample the draw's levels scale
+            E = perturb(jax.random.fold_in(base, d), jnp.ones((), dt), zero)[0]
+            Z1 = jnp.concatenate([E, jnp.zeros((n, 1), dt), -(E @ vr[:-1])[:, None]], axis=1)
+            P01 = (Z0.T @ Z1) / n
+            return (P01 + P01.T)[iu, ju], (Z1.T @ Z1)[iu, ju] / n
+
+        S, G11 = jax.lax.map(terms, jnp.arange(D))  # (D, T) each
+        lin, sq = M @ S.T, M @ G11.T  # (F, D) each
+        base_mse = M @ G0[iu, ju]  # (F,)
+        mse = base_mse[:, None, None] + lv[None, :, None] * lin[:, None, :]
+        mse = mse + (lv * lv)[None, :, None] * sq[:, None, :]  # (F, L, D)
+        var = jnp.broadcast_to(jnp.var(ys), (L, D))
+    elif target == "inputs":
+        iu, ju, weight = _packed(q, dt)
+
+        def gram(k, level):  # the packed Gram matrix of [X', 1, r'] for one perturbation
+            X2, y2 = perturb(k, level)[:2]
+            r = y2 - X2 @ vr[:-1] - vr[-1]
+            Z = jnp.concatenate([X2, one, r[:, None]], axis=1)
+            return (Z.T @ Z)[iu, ju] / n, jnp.var(y2)
+
+        Gp, var = _over_draws(gram, base, lv, D, loop=True)  # (L, D, T), (L, D)
+        M = Ut[:, iu] * Ut[:, ju] * weight  # (F, T)
+        mse = (M @ Gp.reshape(L * D, -1).T).reshape(F, L, D)
     elif target == "labels":
         quad = jnp.sum((U @ Gxx) * U, axis=1)  # (F,)
 
-        def column(j, level, d):
-            _, y2, _ = fn(_fold(base, j, d), Xs, ys, p_ref, level, **ctx, **opts)
+        def column(k, level):
+            _, y2, _ = perturb(k, level)
             r = y2 - A @ vr
             return (A.T @ r) / n, (r @ r) / n, jnp.var(y2)
 
-        c, s, var = grid(column)  # (LD, p+1), (LD,), (LD,)
-        mse = quad[:, None] - 2.0 * (U @ c.T) + s[None, :]
+        c, s, var = _over_draws(column, base, lv, D)  # (L, D, p+1), (L, D), (L, D)
+        mse = quad[:, None, None] - 2.0 * jnp.einsum("fi,ldi->fld", U, c) + s[None]
+    elif additive:  # params: w' = w + ℓE, the same E for every fit
+        zero = jax.tree_util.tree_map(jnp.zeros_like, p_ref)
+
+        def shift(d):
+            p2 = perturb(jax.random.fold_in(base, d), jnp.ones((), dt), params=zero)[2]
+            return jnp.concatenate([p2[0]["w"][:, 0], p2[0]["b"], jnp.zeros((1,), dt)])
+
+        Et = jax.vmap(shift)(jnp.arange(D))  # (D, q), ẽ per draw
+        GE = Et @ G0  # (D, q)
+        base_mse = jnp.sum((Ut @ G0) * Ut, axis=1)  # (F,)
+        cross, sq = Ut @ GE.T, jnp.sum(GE * Et, axis=1)  # (F, D), (D,)
+        mse = base_mse[:, None, None] + 2.0 * lv[None, :, None] * cross[:, None, :]
+        mse = mse + (lv * lv)[None, :, None] * sq[None, None, :]
+        var = jnp.broadcast_to(jnp.var(ys), (L, D))
     else:  # params
         r0 = ys - A @ vr
         c0, s0 = (A.T @ r0) / n, (r0 @ r0) / n
 
-        def perturbed(args):
-            j, level, d = args
-            k = _fold(base, j, d)
+        def perturbed(k, level):
             p2 = jax.vmap(lambda p: fn(k, Xs, ys, p, level, **ctx, **opts)[2])(ps)
             return jnp.concatenate([p2[0]["w"][..., 0], p2[0]["b"]], axis=1) - vr
 
-        # every perturbed fit of every draw, then the forms as one (LD·F, p+1) product
-        U2 = jax.lax.map(perturbed, (*levels_draws, draw_ids)).reshape(-1, U.shape[1])
-        mse = (jnp.sum((U2 @ Gxx) * U2, axis=1) - 2.0 * (U2 @ c0) + s0).reshape(-1, U.shape[0]).T
-        var = jnp.broadcast_to(jnp.var(ys), (L * draws,))
-    r2 = 1.0 - mse / jnp.where(var > 0, var, jnp.nan)[None, :]
-    shape = (U.shape[0], L, draws)
-    return mse.reshape(shape), r2.reshape(shape)
+        # every perturbed fit of every draw, then the forms as one (L·D·F, p+1) product
+        U2 = _over_draws(perturbed, base, lv, D, loop=True).reshape(-1, U.shape[1])
+        mse = (jnp.sum((U2 @ Gxx) * U2, axis=1) - 2.0 * (U2 @ c0) + s0).reshape(L, D, F)
+        mse = jnp.moveaxis(mse, -1, 0)
+        var = jnp.broadcast_to(jnp.var(ys), (L, D))
+    r2 = 1.0 - mse / jnp.where(var > 0, var, jnp.nan)[None]
+    return mse, r2
 
 
 @partial(jax.jit, static_argnames=("spec", "task", "activation", "n_classes"))
 def _evaluate_suite(params, X, y, keys, levels, *, spec, task, activation, n_classes):
     """The compiled core: a tuple, per suite model, of the metric tuples (S, F, L, D).
 
-    ``spec`` is static: per model ``(fn, sorted option items, draws, method, target)``;
+    ``spec`` is static: per model ``(fn, sorted option items, draws, method, target,
+    additive, outputs)``;
     ``levels`` a tuple of (L_m,) arrays; ``keys`` (S,) one key per problem.
     """
     ctx = {"task": task, "activation": activation, "n_classes": n_classes}
 
-    def one_model(i, fn, opts, draws, method, target, lv):
+    def one_model(i, fn, opts, draws, method, target, additive, outputs, lv):
         def per_problem(ps, Xs, ys, key):
             base = jax.random.fold_in(key, i)
             if method == "quadratic":
-                return _quadratic(fn, opts, draws, lv, target, ps, Xs, ys, base, ctx)
-            return _direct(fn, opts, draws, lv, ps, Xs, ys, base, ctx)
+                return _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx)
+            return _direct(fn, outputs, opts, draws, lv, ps, Xs, ys, base, ctx)
 
         return jax.vmap(per_problem)(params, X, y, keys)
 
     return tuple(
-        one_model(i, fn, dict(opts), draws, method, target, lv)
-        for i, ((fn, opts, draws, method, target), lv) in enumerate(zip(spec, levels, strict=True))
+        one_model(i, fn, dict(opts), *rest, lv)
+        for i, ((fn, opts, *rest), lv) in enumerate(zip(spec, levels, strict=True))
     )
 
 
@@ -261,6 +326,8 @@ def _run_suite(params, X, y, keys, suite, draws, task, activation, n_classes, me
             draws if e.model.random else 1,
             m,
             e.model.target,
+            e.model.additive,
+            e.model.outputs,
         )
         for e, m in zip(suite, methods, strict=True)
     )
@@ -384,8 +451,8 @@ def evaluate_fits(
       suite: ``[(noise_name, levels, options), ...]`` (options may be left out), names from
         :data:`l1bench.noise.NOISE_MODELS`, each at most once; levels a list of scalars >= 0.
       draws: random draws per level, >= 1 (deterministic models get 1).
-      key: a PRNG key (``jax.random.key``) or an int seed; model ``i``, level ``j`` and draw
-        ``d`` use ``fold_in(fold_in(fold_in(key, i), j), d)``, the same for every fit.
+      key: a PRNG key (``jax.random.key``) or an int seed; model ``i`` and draw ``d`` use
+        ``fold_in(fold_in(key, i), d)``, the same for every fit and every level.
       activation: the MLP's hidden activation.
       method: ``auto`` | ``direct`` | ``quadratic``: how regression MSEs are computed
         (:func:`choose_method`; the values agree to rounding).

@@ -209,6 +209,27 @@ def test_exact_attack_grows_each_residual_by_eps_dual_norm_on_the_sphere(fn, dua
     np.testing.assert_allclose(norm(X_adv - X), eps, rtol=1e-12)  # on the ball's boundary
 
 
+@pytest.mark.parametrize("name", ["adversarial_linf", "adversarial_l2"])
+@pytest.mark.parametrize("task", ["regression", "binary"])
+def test_exact_attack_outputs_equal_the_model_on_the_attacked_inputs(name, task):
+    """The closed-form outputs xᵀw + b − ℓ s ‖w‖_* equal the model applied to fn's X + Δ; a
+    hidden layer or attack=pgd has none (None: the evaluation forms the inputs)."""
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((50, 6)), rng.standard_normal(50)
+    if task == "binary":
+        y = (y > 0).astype(float)
+    model = NOISE_MODELS[name]
+    params, key = _linear([1.0, -2.0, 0.0, 0.0, 0.5, 0.0], 0.2), jax.random.key(0)
+    args = (key, jnp.asarray(X), jnp.asarray(y), params, 0.3)
+    out, y2 = model.outputs(*args, task=task)
+    X_adv = model.fn(*args, task=task)[0]
+    np.testing.assert_allclose(out, jax.vmap(lambda x: models.apply(params, x))(X_adv), rtol=1e-12)
+    np.testing.assert_array_equal(y2, y)
+    assert model.outputs(*args, task=task, attack="pgd") is None
+    mlp = models.init(jax.random.key(1), 6, 1, hidden=(4,))
+    assert model.outputs(key, args[1], args[2], mlp, 0.3, task=task) is None
+
+
 def test_pgd_on_an_mlp_stays_in_the_ball_and_raises_the_loss():
     rng = np.random.default_rng(1)
     X, y = jnp.asarray(rng.standard_normal((64, 5))), jnp.asarray(rng.standard_normal(64))

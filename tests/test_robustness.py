@@ -453,20 +453,25 @@ def test_quadratic_form_in_float32_is_as_accurate_as_the_direct_path():
     y = (X @ w0 + 0.5 + 0.01 * rng.standard_normal(n)).astype(np.float32)
     params = ({"w": jnp.asarray(W)[:, :, None], "b": jnp.asarray(b)[:, None]},)
     exact = np.mean((y[:, None] - X.astype(float) @ W.T.astype(float) - b) ** 2, axis=0)
-    errs = {}
+    errs, noisy = {}, {}
     for method in ("direct", "quadratic"):
         out = robustness.evaluate_fits(
             params,
             X,
             y,
             task="regression",
-            suite=[("gaussian", [0.0])],
-            draws=1,
+            suite=[("gaussian", [0.0, 0.003, 0.3])],
+            draws=2,
             key=0,
             method=method,
         )
-        errs[method] = np.max(np.abs(out["gaussian"]["mse"][:, 0, 0] - exact) / exact)
+        mse = out["gaussian"]["mse"]
+        errs[method] = np.max(np.abs(mse[:, 0, 0] - exact) / exact)
+        noisy[method] = mse[:, 1:]
     assert errs["quadratic"] <= max(2 * errs["direct"], 1e-6), errs
+    # levels > 0 (the additive form's ℓ and ℓ² terms, one from 10% of the clean MSE, one
+    # 1000 times larger): the two float32 paths agree to float32 rounding on the same draws
+    np.testing.assert_allclose(noisy["quadratic"], noisy["direct"], rtol=2e-5)
 
 
 def test_a_non_finite_fit_stays_non_finite_and_leaves_the_others_exact(regression):
@@ -504,3 +509,50 @@ def test_classification_keeps_the_direct_path(binary):
     b = robustness.evaluate_fits(_batch(W, B), X, y, method="direct", **kwargs)
     for k in ("error_rate", "log_loss"):
         np.testing.assert_array_equal(a["gaussian"][k], b["gaussian"][k])
+
+
+# ---------------------------------------------------------------- the levels of a draw
+
+
+def test_the_levels_of_a_draw_scale_one_noise_sample(regression):
+    """For a fixed draw E, X + ℓE gives an MSE exactly quadratic in ℓ, so at equally spaced
+    levels its third difference vanishes draw by draw (fresh draws per level would leave
+    Monte-Carlo noise of the size of the MSE's spread); computed directly, not by the form."""
+    X, y = regression
+    out = robustness.evaluate_fits(
+        _batch(W, B),
+        X,
+        y,
+        task="regression",
+        suite=[("gaussian", [0.0, 0.2, 0.4, 0.6]), ("param_additive", [0.0, 0.2, 0.4, 0.6])],
+        draws=6,
+        key=5,
+        method="direct",
+    )
+    for name, errs in out.items():
+        mse = errs["mse"]  # (F, 4, D)
+        third = mse[:, 3] - 3 * mse[:, 2] + 3 * mse[:, 1] - mse[:, 0]
+        assert np.max(np.abs(third)) <= 1e-10 * np.max(mse), name
+        assert np.ptp(mse[:, 3], axis=-1).min() > 1e-3  # while the draws do differ
+
+
+def test_missing_features_are_nested_across_levels():
+    """Feature dropout thresholds one uniform sample per draw, so the entries missing at a level
+    are also missing at every higher one: with X = 1, y = 0 and fit f = e_f (imputing 0), the
+    MSE is the share of column f still present, and it never rises with the level."""
+    n, p = 40, 5
+    fits = _batch(np.eye(p), np.zeros(p))
+    levels = [0.2, 0.25, 0.3, 0.35, 0.4]
+    out = robustness.evaluate_fits(
+        fits,
+        np.ones((n, p)),
+        np.zeros(n),
+        task="regression",
+        suite=[("feature_dropout", levels)],
+        draws=8,
+        key=2,
+        method="direct",
+    )
+    mse = out["feature_dropout"]["mse"]  # (p, L, D): the share present
+    assert np.all(np.diff(mse, axis=1) <= 0)
+    assert np.all(mse[:, 0] - mse[:, -1] > 0)  # and higher levels do remove more

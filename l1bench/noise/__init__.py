@@ -58,6 +58,14 @@ class NoiseModel(NamedTuple):
       fn: the perturbation ``fn(key, X, y, params, level, *, task, **options)``.
       options: the options it accepts, with their defaults.
       random: whether draws differ (False for the deterministic worst cases: one draw).
+      additive: whether the perturbation is ``target + level·E`` with E drawn from the key
+        alone (not from the data, the fit or the level), the rest returned unchanged; the
+        robustness evaluation then computes every level of a draw from one E in closed form
+        (:func:`l1bench.robustness._quadratic`).
+      outputs: optional ``outputs(key, X, y, params, level, **options) -> (outputs, y') |
+        None``, the perturbed model's outputs in closed form without forming the perturbed
+        inputs (None where it does not apply: the evaluation then applies the model to
+        ``fn``'s inputs); the exact adversarial worst cases of linear models have one.
       description: its exact formula and scaling, one line.
       supports: the tasks it applies to (every model here applies to every model shape; the
         closed-form adversarial attack is narrower, see :func:`adversarial.exact_available`).
@@ -68,6 +76,8 @@ class NoiseModel(NamedTuple):
     fn: Callable
     options: Mapping
     random: bool = True
+    additive: bool = False
+    outputs: Callable | None = None
     description: str = ""
     supports: tuple[str, ...] = TASKS
 
@@ -78,13 +88,19 @@ NOISE_MODELS: dict[str, NoiseModel] = {
     m.name: m
     for m in (
         NoiseModel(
-            "gaussian", "inputs", random.gaussian, {}, description="X + level * N(0, 1); std level"
+            "gaussian",
+            "inputs",
+            random.gaussian,
+            {},
+            additive=True,
+            description="X + level * N(0, 1); std level",
         ),
         NoiseModel(
             "uniform",
             "inputs",
             random.uniform,
             {},
+            additive=True,
             description="X + U(-sqrt(3) level, sqrt(3) level); std level",
         ),
         NoiseModel(
@@ -92,6 +108,7 @@ NOISE_MODELS: dict[str, NoiseModel] = {
             "inputs",
             random.laplace,
             {},
+            additive=True,
             description="X + Laplace(0, level / sqrt(2)); std level",
         ),
         NoiseModel(
@@ -99,6 +116,7 @@ NOISE_MODELS: dict[str, NoiseModel] = {
             "inputs",
             random.student_t,
             {"df": 3.0},
+            additive=True,
             description="X + level * sqrt((df - 2) / df) * t_df, df > 2; std level",
         ),
         NoiseModel(
@@ -121,6 +139,7 @@ NOISE_MODELS: dict[str, NoiseModel] = {
             "params",
             params.param_additive,
             {},
+            additive=True,
             description="w + level * N(0, 1) on every weight, biases untouched",
         ),
         NoiseModel(
@@ -136,6 +155,7 @@ NOISE_MODELS: dict[str, NoiseModel] = {
             adversarial.adversarial_linf,
             dict(_ATTACK_OPTIONS),
             random=False,
+            outputs=adversarial.adversarial_linf_outputs,
             description="worst case under ||delta||_inf <= level: exact (dual norm ||w||_1) "
             "without hidden layers, PGD otherwise",
         ),
@@ -145,6 +165,7 @@ NOISE_MODELS: dict[str, NoiseModel] = {
             adversarial.adversarial_l2,
             dict(_ATTACK_OPTIONS),
             random=False,
+            outputs=adversarial.adversarial_l2_outputs,
             description="worst case under ||delta||_2 <= level: exact (dual norm ||w||_2) "
             "without hidden layers, PGD otherwise",
         ),

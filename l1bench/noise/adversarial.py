@@ -61,15 +61,37 @@ def _unit_direction(w, norm):
     return jnp.where(nrm > 0, w / jnp.where(nrm > 0, nrm, 1.0), 0.0)
 
 
-def _exact(X, y, params, level, norm, task):
+def _exact_parts(X, y, params, norm, task):
+    """``(s, g, clean)``: the per-example sign s, the direction g(w) and the clean outputs."""
     w, b = params[0]["w"][:, 0], params[0]["b"][0]
-    g = _unit_direction(w, norm)
+    clean = X @ w + b
     if task == "regression":
-        r = y - X @ w - b
-        s = jnp.where(r >= 0, 1.0, -1.0)
+        s = jnp.where(y - clean >= 0, 1.0, -1.0)
     else:
         s = 2.0 * y - 1.0
+    return s, _unit_direction(w, norm), clean
+
+
+def _exact(X, y, params, level, norm, task):
+    s, g, _ = _exact_parts(X, y, params, norm, task)
     return X - level * s[:, None] * g[None, :]
+
+
+def _outputs(norm):
+    def outputs(key, X, y, params, level, *, task="regression", attack="auto", **_):
+        """The model's outputs on the exact worst case without forming it, or None (PGD).
+
+        ``(x − ℓ s g(w))ᵀw + b = xᵀw + b − ℓ s ‖w‖_*``: one product with X per fit, whatever
+        the number of levels, instead of one per level. Returns ``(outputs (n, 1), y)``.
+        """
+        if attack not in ("auto", "exact") or not exact_available(params, task):
+            return None
+        s, g, clean = _exact_parts(X, y, params, norm, task)
+        dual = g @ params[0]["w"][:, 0]  # ‖w‖_*
+        return (clean - level * s * dual)[:, None], y
+
+    outputs.__name__ = outputs.__qualname__ = f"adversarial_{norm}_outputs"
+    return outputs
 
 
 def example_loss(params, x, y, task, activation):
@@ -202,6 +224,8 @@ Raises:
   ValueError: ``attack=exact`` where there is no closed form, or an unknown attack.
 """
 adversarial_l2 = _attack("l2")
+adversarial_linf_outputs = _outputs("linf")
+adversarial_l2_outputs = _outputs("l2")
 adversarial_l2.__doc__ = """Worst case under ``‖δ_i‖₂ ≤ ℓ`` per example (module docstring).
 
 Exact for models without hidden layers on regression / binary tasks: ``δ = −ℓ·s·w/‖w‖₂``, the
