@@ -45,6 +45,8 @@ class Record:
     quality: str = ""  # for non-convex / evaluation cases: what was compared
     notes: str = ""
     ratio: float | None = field(default=None)  # run_s / l1bench's run_s in the same variant
+    # False: an ablation (e.g. l1bench's own algorithm in NumPy), shown but not a peer
+    peer: bool = True
 
     def row(self) -> dict:
         return asdict(self)
