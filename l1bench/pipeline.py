@@ -372,6 +372,7 @@ def run(cfg: Config) -> RunOutput:
         },
         "cv_folds": cfg.cv_folds,
         "shards": compiled.shards_used(),  # most devices one compiled fit was split over
+        "threads": compiled.threads_used(),  # most host threads one was split over (CPU)
         "timings": timings,
         "n_fits": int(len(fits)),
     }

@@ -1,4 +1,4 @@
-"""Sharding the problem axis across devices (l1bench.fit.compiled).
+"""Sharding the problem axis across devices, and host threads on one (l1bench.fit.compiled).
 
 Several CPU devices are forced in subprocesses (``--xla_force_host_platform_device_count``), each
 with a timeout so that a deadlock fails the test instead of hanging CI. The reference is the
@@ -37,6 +37,9 @@ from l1bench.grid import Strengths, make_grid
 from l1bench.penalties import make_penalty
 
 S, names, compare = int(sys.argv[1]), sys.argv[2].split(","), sys.argv[3] == "1"
+# "threads": compare host threads (on) with one call (off) instead of sharding on / off
+threads = len(sys.argv) > 4 and sys.argv[4] == "threads"
+chunks = compiled.threaded_chunks
 rng = np.random.default_rng(0)
 
 
@@ -70,8 +73,10 @@ report = {"devices": jax.device_count(), "max_shards": compiled.max_shards()}
 for name in names:
     runs = {}
     for shard in (True, False) if compare else (True,):
-        compiled.set_sharding(shard)
-        runs[shard] = (jax.tree_util.tree_leaves(FITS[name]()), compiled.shards_used())
+        compiled.set_sharding(shard or threads)
+        compiled.threaded_chunks = chunks if shard else (lambda size, n: 1)
+        used = compiled.threads_used if threads else compiled.shards_used
+        runs[shard] = (jax.tree_util.tree_leaves(FITS[name]()), used())
     leaves, used = runs[True]
     rep = report[name] = dict(used=used, shapes=[list(a.shape) for a in leaves])
     if compare:
@@ -110,6 +115,8 @@ WORKERS = {
     "uneven": (3, 4, 4, ("convex_gram", "trainer"), True),
     # 2 devices on a 2-thread pool deadlocked inside the batched eigvalsh: 1 device is used
     "pool": (2, 2, 6, ("convex_gram",), False),
+    # one device, 3 pool threads: the trainer's 5 seeds over 3 host threads (padded to 6)
+    "threads": (1, 3, 5, ("trainer", "trainer_shared"), True),
 }
 CLI = [
     "-m",
@@ -129,7 +136,7 @@ def procs(tmp_path_factory):
     sweep = tmp_path_factory.mktemp("sweep")
     started = {}
     for key, (devices, pool, S, names, compare) in WORKERS.items():
-        cmd = [sys.executable, "-c", WORKER, str(S), ",".join(names), str(int(compare))]
+        cmd = [sys.executable, "-c", WORKER, str(S), ",".join(names), str(int(compare)), key]
         started[key] = subprocess.Popen(
             cmd, env=_env(devices, pool), cwd=ROOT, stdout=PIPE, stderr=PIPE, text=True
         )
@@ -190,6 +197,32 @@ def test_devices_not_below_pool_threads_are_not_all_used(procs):
     rep = _report(procs, "pool")
     assert rep["devices"] == 2 and rep["max_shards"] == 1
     assert rep["convex_gram"]["used"] == 1 and rep["executables"] == []
+
+
+def test_trainer_splits_its_seeds_over_host_threads_and_matches_one_call(procs):
+    rep = _report(procs, "threads")
+    assert rep["devices"] == 1
+    for name in WORKERS["threads"][3]:
+        assert rep[name]["used"] == 3 and rep[name]["shapes"][0][0] == 5, name
+        _check_equal(name, rep[name])
+
+
+def test_threads_split_a_batch_into_equal_chunks(monkeypatch):
+    import jax
+    import jax.numpy as jnp
+
+    if jax.device_count() != 1:
+        pytest.skip("this process sees several devices")
+    monkeypatch.setattr(compiled, "host_pool_threads", lambda: 3)
+    assert [compiled.threaded_chunks(s, 4) for s in (1, 2, 5)] == [1, 2, 3]
+    assert compiled.threaded_chunks(5, 1) == 1
+    f = jax.jit(lambda x, y: (x * 2.0, x.sum(axis=1) + y))
+    x = jnp.arange(10.0).reshape(5, 2)
+    compiled.set_sharding(True)
+    out = compiled.call(f, (x, jnp.ones(())), batch_argnums=(0,), threads=4)
+    assert compiled.threads_used() == 3
+    np.testing.assert_array_equal(out[0], np.asarray(x) * 2)
+    np.testing.assert_array_equal(out[1], np.asarray(x).sum(axis=1) + 1)
 
 
 def test_one_device_is_the_plain_path():

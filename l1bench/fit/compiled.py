@@ -21,6 +21,15 @@ tasks and the call deadlocks (seen: two devices on a two-core machine, inside th
 ``eigvalsh``). Each program here holds at most one such kernel at a time, so splitting over
 ``n < T`` devices always leaves a thread free: on CPU the problem axis is split over at most
 ``T - 1`` devices (see :func:`max_shards`). Raise ``PJRT_NPROC`` (before JAX starts) to use more.
+
+On one CPU device a caller may also ask for host threads (``threads``): XLA CPU runs a batched
+matrix product (the per-fit products of a vmapped or stacked grid) on one thread, so a grid of
+small models keeps one core busy however many there are. The batch is then split into up to
+one chunk per core, each run by the same executable (compiled once, for the chunk shape) from
+its own host thread, padded like an uneven sharded batch. Each problem's result is the one-call
+result (to rounding: the chunk's products have other shapes). Only programs without the
+blocking LAPACK kernels above may opt in (the trainer does; the convex and logistic solvers,
+which hold ``eigvalsh`` / ``svd``, do not).
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import jax
 import jax.numpy as jnp
@@ -36,21 +46,29 @@ import numpy as np
 _EXECUTABLES: dict = {}
 # ``enabled``: split the problem axis across devices (config key ``shard``, on by default);
 # ``used``: the most devices any call since the last :func:`set_sharding` was split over
-SHARD = {"enabled": True, "used": 1}
+# ``threads``: the most host threads any call since then was split over
+SHARD = {"enabled": True, "used": 1, "threads": 1}
 
 
 def set_sharding(enabled: bool) -> None:
     """Turn sharding of the problem axis across devices on or off for later calls.
 
-    Also resets the record read by :func:`shards_used` (the pipeline calls this once per job).
+    Also resets the records read by :func:`shards_used` and :func:`threads_used` (the pipeline
+    calls this once per job).
     """
     SHARD["enabled"] = bool(enabled)
     SHARD["used"] = 1
+    SHARD["threads"] = 1
 
 
 def shards_used() -> int:
     """The most devices one :func:`call` was split over since the last :func:`set_sharding`."""
     return SHARD["used"]
+
+
+def threads_used() -> int:
+    """The most host threads one :func:`call` was split over since the last :func:`set_sharding`."""
+    return SHARD["threads"]
 
 
 def host_pool_threads() -> int:
@@ -130,6 +148,7 @@ def call(
     *,
     timings: dict | None = None,
     batch_argnums: tuple[int, ...] = (),
+    threads: int = 1,
 ):
     """Run ``fn(*args, **statics)`` through a cached compiled executable.
 
@@ -144,6 +163,11 @@ def call(
         With several devices the batch is split over ``n = n_shards(S)`` of them, padded to a
         multiple of ``n`` by repeating the last problem; every output must have the batch on
         axis 0, and the padding is dropped from it.
+      threads: on one device, split the batch into up to this many equal chunks (padded as
+        above) and run them concurrently from host threads, one compiled executable for the
+        chunk shape (see :func:`threaded_chunks`). For programs dominated by small batched
+        matrix products, which XLA CPU runs on one thread each; only for programs without
+        blocking LAPACK kernels (the module docstring). 1 (default): one call.
 
     Returns:
       The outputs, on the host (``jax.device_get``).
@@ -154,15 +178,26 @@ def call(
     statics = dict(statics or {})
     size = _batch_size(args, batch_argnums) if batch_argnums else 0
     n = n_shards(size) if batch_argnums else 1
-    padded = -(-size // n) * n
+    k = threaded_chunks(size, threads) if batch_argnums and n == 1 else 1
+    padded = -(-size // (n * k)) * n * k
+    chunk = padded // k
     shapes = tuple(
         None
         if a is None  # an empty pytree (an optional array left out)
-        else ((padded, *a.shape[1:]) if i in batch_argnums else a.shape, str(a.dtype))
+        else ((chunk, *a.shape[1:]) if i in batch_argnums else a.shape, str(a.dtype))
         for i, a in enumerate(args)
     )
     key = (fn, jax.device_count(), n, shapes, tuple(sorted(statics.items())))
     t0 = time.perf_counter()
+    if padded != size:
+        args = tuple(_pad(a, padded) if i in batch_argnums else a for i, a in enumerate(args))
+    # the chunks of the batch run from host threads (k > 1), else the whole batch at once
+    parts = [
+        tuple(
+            a[j * chunk : (j + 1) * chunk] if i in batch_argnums else a for i, a in enumerate(args)
+        )
+        for j in range(k)
+    ]
     if key not in _EXECUTABLES:
         if n > 1:
             jitted, shardings = _sharded(fn, statics, len(args), batch_argnums, n)
@@ -171,24 +206,40 @@ def call(
             ]
             _EXECUTABLES[key] = (jitted.lower(*specs).compile(), shardings)
         elif hasattr(fn, "lower"):
-            _EXECUTABLES[key] = (fn.lower(*args, **statics).compile(), None)
+            _EXECUTABLES[key] = (fn.lower(*parts[0], **statics).compile(), None)
         else:
-            _EXECUTABLES[key] = (jax.jit(lambda *a: fn(*a, **statics)).lower(*args).compile(), None)
+            jitted = jax.jit(lambda *a: fn(*a, **statics))
+            _EXECUTABLES[key] = (jitted.lower(*parts[0]).compile(), None)
     executable, shardings = _EXECUTABLES[key]
     t1 = time.perf_counter()
     if shardings is not None:
-        args = tuple(
-            jax.device_put(_pad(a, padded) if i in batch_argnums else a, s)
-            for i, (a, s) in enumerate(zip(args, shardings, strict=True))
-        )
-    out = jax.block_until_ready(executable(*args))
+        args = tuple(jax.device_put(a, s) for a, s in zip(args, shardings, strict=True))
+        out = jax.device_get(jax.block_until_ready(executable(*args)))
+    elif k > 1:
+        with ThreadPoolExecutor(k) as pool:
+            outs = list(pool.map(lambda a: jax.device_get(executable(*a)), parts))
+        out = jax.tree_util.tree_map(lambda *a: np.concatenate(a), *outs)
+    else:
+        out = jax.device_get(jax.block_until_ready(executable(*parts[0])))
     t2 = time.perf_counter()
     if timings is not None:
         timings["compile_s"] = timings.get("compile_s", 0.0) + t1 - t0
         timings["fit_s"] = timings.get("fit_s", 0.0) + t2 - t1
-    out = jax.device_get(out)
     if n > 1:
         SHARD["used"] = max(SHARD["used"], n)
-        if padded != size:
-            out = jax.tree_util.tree_map(lambda a: a[:size], out)
+    SHARD["threads"] = max(SHARD["threads"], k)
+    if padded != size:
+        out = jax.tree_util.tree_map(lambda a: a[:size], out)
     return out
+
+
+def threaded_chunks(size: int, threads: int) -> int:
+    """How many host threads a batch of ``size`` problems is split over on one device.
+
+    At most ``threads`` and ``size``; at most the usable cores (:func:`host_pool_threads`),
+    since each chunk's small products keep one core busy; 1 on accelerators (one device runs
+    a batch faster than slices of it).
+    """
+    if int(threads) <= 1 or jax.default_backend() != "cpu":
+        return 1
+    return max(1, min(int(threads), int(size), host_pool_threads()))

@@ -623,8 +623,15 @@ def train_grid(
         jnp.asarray(tol, dtype),
     )
     batch = (0, 1, 2, 5) if X.ndim == 3 else (2, 5)  # X, y, lam, seeds carry the S axis
+    # the seeds run from one host thread per core on CPU: XLA CPU runs each small batched
+    # product of the stack on one thread, so one call keeps one core busy for most of a step
     out = compiled.call(
-        _fit_grid_jit, args, {"cfg": _Static(cfg)}, timings=timings, batch_argnums=batch
+        _fit_grid_jit,
+        args,
+        {"cfg": _Static(cfg)},
+        timings=timings,
+        batch_argnums=batch,
+        threads=compiled.host_pool_threads(),
     )
     params, objective, kkt, n_iter, status = out
     params = jax.tree_util.tree_map(np.asarray, params)
