@@ -1,6 +1,6 @@
 """The speed benchmark suite: l1bench against the solvers a researcher would use instead.
 
-    python -m experiments.bench            # default sizes, ~31 min on a 2-core CPU
+    python -m experiments.bench            # default sizes, ~30 min on a 2-core CPU
     python -m experiments.bench --quick    # tiny sizes, 1 repeat: a correctness smoke run
     python -m experiments.bench --cases A,D --out /tmp/bench
 
@@ -417,15 +417,19 @@ ANALYSIS = """## How each case runs, and where l1bench falls short (measured)
   instead of running to ``max_iter`` with every other lane waiting (A float32: 15 s → 0.11 s);
   on this CPU float32 buys little in B (the Gram matrix is the same product, and rounding-level
   KKT violations cost extra working-set rounds), so B times float64 only.
-* **E (MLPs): short of 3× in float64 with L1.** ``trainer.train_grid`` with one shared X and
-  full batches runs the *stacked* path: one hand-written forward / backward for all 32 fits
+* **E (MLPs): the stacked grid, on every core.** ``trainer.train_grid`` with one shared X and
+  full batches runs the *stacked* path: one hand-written forward / backward for all fits
   (features-first activations, the first layer of every fit as one (M·h, p) @ (p, b) product,
-  samples in cache-sized blocks of 256; equal to the autodiff path to rounding, tested). It
-  reaches ≈37 GFLOP/s in float64 and ≈80 in float32 against 13 and 22 for the PyTorch loop;
-  the L1 grid is 2.7× (float64) and 3.7× (float32), the dropout grid 4.0× and 5.9×. The loop
-  over l1bench's own one-model fit is only 1.2× slower than the batched call on the L1 grid:
-  these models are small enough that one fit already keeps both cores busy, so batching buys
-  layout, not parallelism; float64 arithmetic on this CPU is the rest of the gap.
+  samples in blocks of 256; equal to the autodiff path to rounding, tested). XLA CPU runs
+  every *batched* product (the per-fit layers after the first) on a single thread — measured
+  43 GFLOP/s for the (32, 32, 32) @ (32, 32, 225) product against 92 for one (1024, 64) @
+  (64, 225) GEMM on two threads — so a grid of small models kept one core busy for most of a
+  step. The trainer now splits its seeds over one host thread per core (``compiled.call``
+  ``threads``; the manifest's ``threads``): the same executable on each half of the seeds,
+  concurrently, the same fits to rounding. That took the float64 L1 grid from 4.8 s to 2.7 s
+  and the dropout grid from 8.6 s to 4.0 s (interleaved A/B, same process). The loop over
+  l1bench's own one-model fit (one seed per call, so one thread of batched work) is the
+  row that shows what the grid buys on this machine.
 * **F (robustness evaluation): the algorithm leads, and JAX only matches NumPy on it.** The
   suite is the mission's six kinds of noise (Gaussian, Laplace for the heavy tail, missing
   features, labels, the L∞ worst case, weights). For linear regression fits l1bench evaluates
