@@ -101,6 +101,31 @@ def test_student_t_default_df_is_three_and_heavier_tailed_than_gaussian():
     assert np.mean(np.abs(t) > 4) > 10 * np.mean(np.abs(g) > 4)
 
 
+@pytest.mark.parametrize("a", [1.0, 1.5, 5.0])
+def test_gamma_sampler_follows_the_gamma_law(a):
+    """Kolmogorov-Smirnov against scipy's Gamma(a) cdf (fixed key: deterministic), float64
+    and float32; a = 1 rejects the most proposals, so the redraw loop runs."""
+    from scipy import stats
+
+    from l1bench.noise.random import gamma_large
+
+    for dtype in (jnp.float64, jnp.float32):
+        g = np.asarray(gamma_large(jax.random.key(1), a, (20000,), dtype))
+        assert g.dtype == dtype and np.all(g > 0)
+        assert stats.kstest(g.astype(float), stats.gamma(a).cdf).pvalue > 1e-3, (a, dtype)
+
+
+@pytest.mark.parametrize("df", [2.5, 3.0, 10.0])
+def test_student_t_sampler_follows_the_t_law(df):
+    from scipy import stats
+
+    from l1bench.noise.random import standard_t
+
+    t = np.asarray(standard_t(jax.random.key(2), df, (100, 200), jnp.float64))
+    assert t.shape == (100, 200)
+    assert stats.kstest(t.ravel(), stats.t(df).cdf).pvalue > 1e-3
+
+
 def test_input_noise_vmaps_over_traced_levels_and_draws():
     levels = jnp.array([0.0, 0.5, 1.0])
     keys = jax.random.split(jax.random.key(5), 4)

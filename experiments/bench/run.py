@@ -445,9 +445,11 @@ ANALYSIS = """## How each case runs, and where l1bench falls short (measured)
   left is the same few BLAS products plus random numbers, and JAX's counter-based threefry
   generator is slower on the CPU than NumPy's PCG64 (500 000 float64 normals: 7.4 ms vs
   4.7 ms; Laplace 10 ms). A faster JAX generator (``rbg``) would not reproduce across
-  backends, so it is not used. Not in the suite: Student-t noise, whose JAX sampler (a gamma
-  variate by per-element rejection) took 0.30 s for 500 000 numbers, 17× NumPy's
-  ``standard_t`` (/tmp/tt.py); it would time the generator, not the evaluation.
+  backends, so it is not used. The heavy tail here is Laplace's; for Student-t noise
+  ``jax.random.t`` (a gamma variate by a rejection loop per element) took 0.27 s for 500 000
+  numbers, so l1bench samples it itself (``noise.random.standard_t``: the whole array in one
+  Marsaglia-Tsang draw, only the rejections redrawn): 29 ms, against 17 ms for NumPy's
+  ``standard_t``.
 * **Peer tolerances** differ wildly in meaning (celer needed its tol down to 1e-12 on diabetes to
   certify 1e-6, and 1e-3 sufficed on B): the search is what makes the comparison fair.
 * The load average in the header says whether other jobs shared the cores (above the core
