@@ -342,11 +342,11 @@ def markdown(records, rows, info, args, total_s) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        f32 = (
-            f"{_num(r['speedup_f32'], '{:.2f}')}× ({_yes(r['f32_reached'])})"
-            if r["speedup_f32"] is not None
-            else "—"
-        )
+        f32 = "—"
+        if r["speedup_f32"] is not None:
+            f32 = "not run"
+            if math.isfinite(r["speedup_f32"]):
+                f32 = f"{r['speedup_f32']:.2f}× ({_yes(r['f32_reached'])})"
         target = "—"
         if r["target"] is not None:
             target = f"≥ {r['target']:g}× ({_yes(r['speedup'] >= r['target'])})"
