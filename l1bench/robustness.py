@@ -151,10 +151,12 @@ def _direct(fn, outputs, opts, draws, lv, ps, Xs, ys, base, ctx):
     return jax.vmap(per_fit)(ps)
 
 
-def _packed(q, dt):
-    """Indices of the upper triangle of a q × q matrix and the weights of a packed form."""
-    iu, ju = np.triu_indices(q)
-    return iu, ju, jnp.asarray(np.where(iu == ju, 1.0, 2.0), dt)
+def _packed(Ut):
+    """``(iu, ju, M)``: the upper triangle's indices of a q × q matrix and the packed forms
+    ``M_f = ũ_f ũ_fᵀ`` (off-diagonal entries doubled), so that ``ũ_fᵀGũ_f = M_f · G[iu, ju]``."""
+    iu, ju = np.triu_indices(Ut.shape[1])
+    weight = jnp.asarray(np.where(iu == ju, 1.0, 2.0), Ut.dtype)
+    return iu, ju, Ut[:, iu] * Ut[:, ju] * weight  # M: (F, T)
 
 
 def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
@@ -184,7 +186,7 @@ def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
     """
     layer = ps[0]
     V = jnp.concatenate([layer["w"][..., 0], layer["b"]], axis=1)  # (F, p+1)
-    n, p = Xs.shape
+    n = Xs.shape[0]
     dt = Xs.dtype
     one = jnp.ones((n, 1), dt)
     A = jnp.concatenate([Xs, one], axis=1)  # (n, p+1)
@@ -198,16 +200,16 @@ def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
     Ut = jnp.concatenate([U, -jnp.ones((U.shape[0], 1), dt)], axis=1)  # (F, q), ũ_f
     p_ref = jax.tree_util.tree_map(lambda a: a[ref], ps)
     L, D, F = lv.shape[0], draws, U.shape[0]
-    q = p + 2
     Z0 = jnp.concatenate([A, (ys - A @ vr)[:, None]], axis=1)  # (n, q): [A, r] on clean data
     G0 = (Z0.T @ Z0) / n
+
+    clean_var = jnp.broadcast_to(jnp.var(ys), (L, D))  # y' = y: every noise but labels'
 
     def perturb(k, level, X=Xs, params=p_ref):
         return fn(k, X, ys, params, level, **ctx, **opts)
 
     if target == "inputs" and additive:
-        iu, ju, weight = _packed(q, dt)
-        M = Ut[:, iu] * Ut[:, ju] * weight  # (F, T)
+        iu, ju, M = _packed(Ut)
         zero = jnp.zeros_like(Xs)
 
         def terms(d):  # the packed ℓ and ℓ² terms of G(ℓ) for one draw
@@ -222,9 +224,9 @@ def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
         base_mse = M @ G0[iu, ju]  # (F,)
         mse = base_mse[:, None, None] + lv[None, :, None] * lin[:, None, :]
         mse = mse + (lv * lv)[None, :, None] * sq[:, None, :]  # (F, L, D)
-        var = jnp.broadcast_to(jnp.var(ys), (L, D))
+        var = clean_var
     elif target == "inputs":
-        iu, ju, weight = _packed(q, dt)
+        iu, ju, M = _packed(Ut)
 
         def gram(k, level):  # the packed Gram matrix of [X', 1, r'] for one perturbation
             X2, y2 = perturb(k, level)[:2]
@@ -233,7 +235,6 @@ def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
             return (Z.T @ Z)[iu, ju] / n, jnp.var(y2)
 
         Gp, var = _over_draws(gram, base, lv, D, loop=True)  # (L, D, T), (L, D)
-        M = Ut[:, iu] * Ut[:, ju] * weight  # (F, T)
         mse = (M @ Gp.reshape(L * D, -1).T).reshape(F, L, D)
     elif target == "labels":
         quad = jnp.sum((U @ Gxx) * U, axis=1)  # (F,)
@@ -258,10 +259,8 @@ def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
         cross, sq = Ut @ GE.T, jnp.sum(GE * Et, axis=1)  # (F, D), (D,)
         mse = base_mse[:, None, None] + 2.0 * lv[None, :, None] * cross[:, None, :]
         mse = mse + (lv * lv)[None, :, None] * sq[None, None, :]
-        var = jnp.broadcast_to(jnp.var(ys), (L, D))
+        var = clean_var
     else:  # params
-        r0 = ys - A @ vr
-        c0, s0 = (A.T @ r0) / n, (r0 @ r0) / n
 
         def perturbed(k, level):
             p2 = jax.vmap(lambda p: fn(k, Xs, ys, p, level, **ctx, **opts)[2])(ps)
@@ -269,9 +268,10 @@ def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
 
         # every perturbed fit of every draw, then the forms as one (L·D·F, p+1) product
         U2 = _over_draws(perturbed, base, lv, D, loop=True).reshape(-1, U.shape[1])
-        mse = (jnp.sum((U2 @ Gxx) * U2, axis=1) - 2.0 * (U2 @ c0) + s0).reshape(L, D, F)
+        U2t = jnp.concatenate([U2, -jnp.ones((U2.shape[0], 1), dt)], axis=1)
+        mse = jnp.sum((U2t @ G0) * U2t, axis=1).reshape(L, D, F)
         mse = jnp.moveaxis(mse, -1, 0)
-        var = jnp.broadcast_to(jnp.var(ys), (L, D))
+        var = clean_var
     r2 = 1.0 - mse / jnp.where(var > 0, var, jnp.nan)[None]
     return mse, r2
 
