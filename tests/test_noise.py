@@ -115,6 +115,13 @@ def test_gamma_sampler_follows_the_gamma_law(a):
         assert stats.kstest(g.astype(float), stats.gamma(a).cdf).pvalue > 1e-3, (a, dtype)
 
 
+def test_gamma_sampler_rejects_a_shape_below_one():
+    from l1bench.noise.random import gamma_large
+
+    with pytest.raises(ValueError, match=r"a=0.5 must be >= 1"):
+        gamma_large(jax.random.key(0), 0.5, (10,), jnp.float64)
+
+
 @pytest.mark.parametrize("df", [2.5, 3.0, 10.0])
 def test_student_t_sampler_follows_the_t_law(df):
     from scipy import stats

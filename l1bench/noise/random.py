@@ -98,7 +98,12 @@ def gamma_large(key, a, shape, dtype):
     ones (at most 5% for a ≥ 1) are gathered into a buffer of fixed size and redrawn from
     fresh keys until none is left. Each element keeps its first accepted proposal, so the
     result is exact whatever the rejections were.
+
+    Raises:
+      ValueError: ``a < 1`` (the method needs a ≥ 1; Student-t's df > 2 gives a > 1).
     """
+    if not a >= 1.0:
+        raise ValueError(f"gamma_large: shape a={a!r} must be >= 1 (Marsaglia-Tsang without boost)")
     d = a - 1.0 / 3.0
     c = 1.0 / jnp.sqrt(9.0 * d)
 
