@@ -143,10 +143,11 @@ def case_c(sz, repeats, log):
         repeats=repeats,
         log=log,
     )
+    batch = ("Lasso path, p > n, batch", base + f", {sz['S_batch']} problems sharing X")
     recs += highdim.run_subset(
         case="C",
-        variant="Lasso path, p > n, batch",
-        size=base + f", {sz['S_batch']} problems sharing X",
+        variant=batch[0],
+        size=batch[1],
         X=X,
         Y=Y,
         grid=grid,
@@ -156,10 +157,7 @@ def case_c(sz, repeats, log):
     )
     # float32: measured, one problem's path did not finish in 5 min (its gaps stall at the
     # float32 rounding floor above 1e-6, and the working-set solver has no stall stop yet)
-    for variant, size in (
-        ("Lasso path, p > n, one problem", base),
-        (recs[-1].variant, recs[-1].size),
-    ):
+    for variant, size in (("Lasso path, p > n, one problem", base), batch):
         recs.append(
             linear._skipped("C", variant, size, "l1bench convex", F32_C, precision="float32")
         )
