@@ -149,6 +149,25 @@ def test_iteration_cap_reports_max_iter():
     assert np.all(res.n_iter <= 5)
 
 
+def test_float32_fits_below_the_rounding_floor_stop_early_and_say_so():
+    # 1e-12 is far below float32's rounding floor: without a stall stop every fit would run
+    # all max_iter sweeps at every λ
+    X, Y = _data(seed=3, n_problems=2)
+    grid = _grid(X, Y, n_lambdas=5, ratio=0.01)
+    r64 = workingset.solve(grid, X, Y, tol=1e-12)
+    r32 = workingset.solve(grid, X, Y, tol=1e-12, max_iter=100_000, precision="float32")
+    assert r32.coef.dtype == np.float32
+    assert r32.n_iter.max() < 5_000  # stopped once the gap stalled
+    assert np.sum(r32.status == 1) >= 5 and np.all(r32.status != 2)
+    assert np.all((r32.status == 0) == (r32.rel_gap <= 1e-12))
+    for s in range(2):
+        for k in range(5):
+            lam = grid.lam[s, 0, k]
+            w = np.asarray(r32.coef[s, 0, k], np.float64)
+            assert _x_form_gap(X, Y[s], w, lam, 1.0) <= 1e-5  # as good as float32 allows
+    np.testing.assert_allclose(r32.objective, r64.objective, rtol=1e-5)
+
+
 def test_bad_input_raises_value_error_naming_the_field():
     X, Y = _data(n_problems=2)
     ridge = _grid(X, Y, "l2", n_lambdas=3)

@@ -34,6 +34,7 @@ def run_subset(
     grid,
     k: int,
     repeats: int,
+    precisions=("float64",),
     log=print,
 ) -> list[Record]:
     """l1bench and every peer on the first ``k`` of the ``S`` problems; times scaled by S / k.
@@ -42,6 +43,8 @@ def run_subset(
       X: (n, p) shared design. Y: (S, n) targets. grid: the l1bench grid over all S problems
         (``grid.lam[:, 0]`` (S, L) is what every solver fits).
       k: problems actually run (``k >= S``: all of them, nothing scaled).
+      precisions: l1bench's precisions (float32 at l1bench's first tolerance only, as in
+        :func:`linear.run_variant`); the peers run in float64.
     """
     S = Y.shape[0]
     k = min(k, S)
@@ -57,23 +60,25 @@ def run_subset(
         check1 = lambda W: worst(linear.certified_gaps(X, Ys[:1], W, lam[:1]))
         return (lambda tol: fn(X, Ys[:1], lam[:1], tol)), check1
 
-    timings: dict = {}
-    solver = linear.l1bench_solver("float64", timings)
-    rec = measure(
-        case=case,
-        variant=variant,
-        size=size,
-        solver="l1bench convex",
-        precision="float64",
-        run=lambda tol: solver(X, Ys, lam, tol, sub),
-        check=check,
-        tols=L1BENCH_TOLS,
-        repeats=repeats,
-        compile_s=lambda: timings["first"].get("compile_s", 0.0),
-        notes="working-set coordinate descent (p > n)",
-    )
-    records = [_scaled(rec, factor, k, S) if factor > 1 else rec]
-    log(linear._fmt(rec))
+    records = []
+    for prec in precisions:
+        timings: dict = {}
+        solver = linear.l1bench_solver(prec, timings)
+        rec = measure(
+            case=case,
+            variant=variant,
+            size=size,
+            solver="l1bench convex",
+            precision=prec,
+            run=lambda tol, solver=solver: solver(X, Ys, lam, tol, sub),
+            check=check,
+            tols=L1BENCH_TOLS if prec == "float64" else L1BENCH_TOLS[:1],
+            repeats=repeats,
+            compile_s=lambda timings=timings: timings["first"].get("compile_s", 0.0),
+        )
+        rec.notes = linear.algorithm_note(timings.get("info", {}))
+        records.append(_scaled(rec, factor, k, S) if factor > 1 else rec)
+        log(linear._fmt(rec))
     for name, fn in linear.available_peers(False).items():
         rec = measure(
             case=case,

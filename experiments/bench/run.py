@@ -141,34 +141,22 @@ def case_c(sz, repeats, log):
         grid=one,
         k=1,
         repeats=repeats,
+        precisions=("float64", "float32"),
         log=log,
     )
-    batch = ("Lasso path, p > n, batch", base + f", {sz['S_batch']} problems sharing X")
     recs += highdim.run_subset(
         case="C",
-        variant=batch[0],
-        size=batch[1],
+        variant="Lasso path, p > n, batch",
+        size=base + f", {sz['S_batch']} problems sharing X",
         X=X,
         Y=Y,
         grid=grid,
         k=sz["k_batch"],
         repeats=repeats,
+        precisions=("float64", "float32"),
         log=log,
     )
-    # float32: measured, one problem's path did not finish in 5 min (its gaps stall at the
-    # float32 rounding floor above 1e-6, and the working-set solver has no stall stop yet)
-    for variant, size in (("Lasso path, p > n, one problem", base), batch):
-        recs.append(
-            linear._skipped("C", variant, size, "l1bench convex", F32_C, precision="float32")
-        )
-        log(f"  l1bench convex float32: not run ({F32_C})")
     return recs
-
-
-F32_C = (
-    "float32 working-set solver: one problem's path did not finish in 5 min on this machine "
-    "(its gaps stall at the float32 rounding floor above 1e-6; no stall stop yet)"
-)
 
 
 def case_d(sz, repeats, log):
