@@ -263,3 +263,28 @@ def test_cli_fits_equal_with_and_without_sharding(procs):
             np.testing.assert_allclose(on[col], off[col], rtol=1e-10, atol=1e-13, err_msg=col)
         else:
             assert (on[col] == off[col]).all(), col
+
+
+def test_every_executable_multiplies_at_the_highest_precision():
+    # on GPUs float32 products default to TF32; compiled.call traces under "highest", so the
+    # products a solver writes without a precision are compiled at full float32 precision
+    import jax
+    import jax.numpy as jnp
+
+    import l1bench
+
+    a = jnp.ones((4, 4), jnp.float32)
+    compiled.call(jax.jit(lambda a, b: a @ b), (a, a))
+    compiled.call(lambda a, b, *, k: (a @ b) * k, (a, a), {"k": 3.0})
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 6)), rng.standard_normal(40)
+    l1bench.fit(X, y, penalty="l1", lam=[0.1], precision="float32")
+    l1bench.fit(X, y > 0, model="logistic", penalty="l1", lam=[0.01], precision="float32")
+    dots = [
+        line
+        for executable, _ in compiled._EXECUTABLES.values()
+        for line in executable.as_text().splitlines()
+        if " dot(" in line or "convolution(" in line
+    ]
+    assert len(dots) >= 4
+    assert all("operand_precision={highest,highest}" in line for line in dots), dots[:3]

@@ -30,6 +30,12 @@ its own host thread, padded like an uneven sharded batch. Each problem's result 
 result (to rounding: the chunk's products have other shapes). Only programs without the
 blocking LAPACK kernels above may opt in (the trainer does; the convex and logistic solvers,
 which hold ``eigvalsh`` / ``svd``, do not).
+
+Every executable is traced under ``jax.default_matmul_precision(MATMUL_PRECISION)``
+("highest"): on GPUs a float32 matrix product otherwise defaults to TF32 (a 10-bit mantissa,
+about 1e-3 relative), which no float32 fit could certify a 1e-6 duality gap through, and the
+gaps themselves would be computed wrong. Products that name their own ``precision`` keep it.
+On CPU the setting changes nothing.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 
 _EXECUTABLES: dict = {}
+MATMUL_PRECISION = "highest"  # jax.default_matmul_precision of every executable (see above)
 # ``enabled``: split the problem axis across devices (config key ``shard``, on by default);
 # ``used``: the most devices any call since the last :func:`set_sharding` was split over
 # ``threads``: the most host threads any call since then was split over
@@ -204,12 +211,9 @@ def call(
             specs = [
                 jax.ShapeDtypeStruct(s, a.dtype) for (s, _), a in zip(shapes, args, strict=True)
             ]
-            _EXECUTABLES[key] = (jitted.lower(*specs).compile(), shardings)
-        elif hasattr(fn, "lower"):
-            _EXECUTABLES[key] = (fn.lower(*parts[0], **statics).compile(), None)
+            _EXECUTABLES[key] = (lower(jitted, specs).compile(), shardings)
         else:
-            jitted = jax.jit(lambda *a: fn(*a, **statics))
-            _EXECUTABLES[key] = (jitted.lower(*parts[0]).compile(), None)
+            _EXECUTABLES[key] = (lower(fn, parts[0], statics).compile(), None)
     executable, shardings = _EXECUTABLES[key]
     t1 = time.perf_counter()
     if shardings is not None:
@@ -231,6 +235,16 @@ def call(
     if padded != size:
         out = jax.tree_util.tree_map(lambda a: a[:size], out)
     return out
+
+
+def lower(fn: Callable, args, statics: Mapping | None = None):
+    """``fn`` (jitted or plain) traced for ``args`` and ``statics`` under the harness's matmul
+    precision (:data:`MATMUL_PRECISION`); returns the ``jax.stages.Lowered`` to compile."""
+    statics = dict(statics or {})
+    with jax.default_matmul_precision(MATMUL_PRECISION):
+        if hasattr(fn, "lower"):
+            return fn.lower(*args, **statics)
+        return jax.jit(lambda *a: fn(*a, **statics)).lower(*args)
 
 
 def threaded_chunks(size: int, threads: int) -> int:
