@@ -35,7 +35,7 @@ def _check_tables(out, cases):
     df = pd.read_csv(out / "benchmarks.csv")
     md = (out / "benchmarks.md").read_text()
     assert set(df["case"]) == set(cases)
-    assert "Machine:" in md and "## Summary" in md
+    assert "Machine:" in md and "## Summary" in md and "Dense matmul rate" in md
     gapped = df[df["rel_gap"].notna() & (df["precision"] == "float64")]
     assert len(gapped) > 0
     # l1bench must reach the common certified gap; a peer whose tolerance search falls short
@@ -53,6 +53,25 @@ def test_quick_suite_linear_and_logistic(tmp_path):
     df = _check_tables(tmp_path, "AD")
     assert {"l1bench convex", "sklearn lasso_path", "sklearn Lasso loop"} <= set(df["solver"])
     assert "l1bench logistic" in set(df["solver"])
+
+
+def test_quick_suite_high_dimensional_runs_both_precisions(tmp_path):
+    # case C: the working-set solver in float64 and float32 (its stall stop keeps float32 from
+    # running every fit to max_iter), each row with the gap the common evaluator certified
+    main(["--quick", "--cases", "C", "--out", str(tmp_path)])
+    df = _check_tables(tmp_path, "C")
+    ours = df[df["solver"] == "l1bench convex"]
+    assert sorted(ours["precision"]) == ["float32", "float32", "float64", "float64"]
+    assert np.isfinite(ours["run_s"]).all() and np.isfinite(ours["rel_gap"]).all()
+    assert ours["notes"].str.contains("working_set").all()
+
+
+def test_matmul_rates_measure_both_precisions():
+    from experiments.bench.common import matmul_rates
+
+    rates = matmul_rates(64, repeats=2)
+    assert set(rates) == {"float64", "float32"}
+    assert all(np.isfinite(v) and v > 0 for v in rates.values())  # x64 is on under l1bench
 
 
 @pytest.mark.slow

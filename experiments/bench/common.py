@@ -9,6 +9,7 @@ certifies to ``TARGET_GAP`` (the first run doubles as the warm-up that compiles 
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import statistics
@@ -209,6 +210,32 @@ def machine() -> dict:
         "jax_devices": ", ".join(str(d) for d in jax.devices()),
         "versions": versions,
     }
+
+
+@functools.cache
+def matmul_rates(n: int | None = None, repeats: int = 5) -> dict[str, float]:
+    """GFLOP/s of one dense ``(n, n) @ (n, n)`` product in JAX on the default device, float64
+    and float32 at the highest precision (median of ``repeats`` after a warm-up): the
+    practical peak of this machine's arithmetic, that rate notes are compared against.
+
+    Measured once per process (cached); ``n`` defaults to 2048 on CPU, 8192 on accelerators.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    if n is None:
+        n = 2048 if jax.default_backend() == "cpu" else 8192
+    product = jax.jit(lambda a, b: jnp.matmul(a, b, precision=jax.lax.Precision.HIGHEST))
+    rates = {}
+    for dtype in ("float64", "float32"):
+        if dtype == "float64" and not jax.config.jax_enable_x64:
+            rates[dtype] = float("nan")  # float64 is off in this process
+            continue
+        a = jax.random.normal(jax.random.key(0), (n, n), dtype)
+        jax.block_until_ready(product(a, a))
+        times = time_repeats(lambda a=a: jax.block_until_ready(product(a, a)), repeats)[0]
+        rates[dtype] = 2.0 * n**3 / statistics.median(times) / 1e9
+    return rates
 
 
 def worst(a) -> float:

@@ -157,18 +157,27 @@ VARIANTS = {
 }
 
 
-def run_case(*, X, y, grids, seeds, cfg, size, repeats, precisions, loop_repeats=1, log=print):
+def run_case(
+    *, X, y, grids, seeds, cfg, size, repeats, precisions, loop_repeats=1, peaks=None, log=print
+):
     """Case E's rows: per variant and precision, l1bench batched, the l1bench loop, PyTorch.
 
     Args:
       grids: {variant: (lams, rates)}, one entry per grid point (same length).
+      peaks: {precision: GFLOP/s} of a dense matmul on this machine
+        (:func:`common.matmul_rates`); the notes give each row's rate as a share of it.
     """
     records = []
     widths = [X.shape[1], *cfg["hidden"], 10]
     for variant, (lams, rates) in grids.items():
         stochastic = any(r > 0 for r in rates)
         work = flops(X.shape[0], widths, cfg["steps"], len(lams) * len(seeds))
-        rate_note = lambda s, work=work: f"{work / s / 1e9:.1f} GFLOP/s ({work / 1e9:.3g} GFLOP)"
+
+        def rate_note(s, prec, work=work):
+            rate = work / s / 1e9
+            peak = f"{rate / peaks[prec]:.1%} of" if peaks else "no"
+            return f"{rate:.1f} GFLOP/s ({work / 1e9:.3g} GFLOP; {peak} the {prec} matmul rate)"
+
         ref = {}
         for prec in precisions:
             timings: dict = {}
@@ -185,7 +194,7 @@ def run_case(*, X, y, grids, seeds, cfg, size, repeats, precisions, loop_repeats
                 compile_s=lambda t=timings: t["first"].get("compile_s", 0.0),
                 quality=lambda o: "reference objective",
             )
-            rec.notes = rate_note(rec.run_s)
+            rec.notes = rate_note(rec.run_s, prec)
             ref[prec] = obj
             log(
                 f"  {variant}, {rec.solver} {prec}: {rec.run_s:.3f} s ({rec.notes}; compile "
@@ -227,7 +236,7 @@ def run_case(*, X, y, grids, seeds, cfg, size, repeats, precisions, loop_repeats
                     repeats=reps,
                     quality=quality,
                 )
-                rec.notes = rate_note(rec.run_s)
+                rec.notes = rate_note(rec.run_s, prec)
                 if fn is l1bench_loop:
                     rec.notes += "; compile_s: first call minus median (the 1-fit grid's compile)"
                 log(f"  {variant}, {name} {prec}: {rec.run_s:.3f} s ({rec.notes})  {rec.quality}")

@@ -63,7 +63,7 @@ SCALED = {
 }
 
 
-def case_a(sz, repeats, log):
+def case_a(sz, repeats, log, info):
     rng = np.random.default_rng(0)
     X, Y = linear.diabetes_replicates(rng, sz["S"])
     grid = linear.lasso_grid(X, Y, n_lambdas=sz["L"], lambda_min_ratio=sz["lmr"])
@@ -86,7 +86,7 @@ def case_a(sz, repeats, log):
     )
 
 
-def case_b(sz, repeats, log):
+def case_b(sz, repeats, log, info):
     rng = np.random.default_rng(1)
     X = linear.toeplitz_design(rng, sz["n"], sz["p"], 0.5)
     Y = linear.replicate_targets(rng, X, sz["S"])
@@ -125,7 +125,7 @@ def case_b(sz, repeats, log):
     return recs
 
 
-def case_c(sz, repeats, log):
+def case_c(sz, repeats, log, info):
     rng = np.random.default_rng(2)
     X = linear.toeplitz_design(rng, sz["n"], sz["p"], 0.5)
     Y = linear.replicate_targets(rng, X, sz["S_batch"])
@@ -159,7 +159,7 @@ def case_c(sz, repeats, log):
     return recs
 
 
-def case_d(sz, repeats, log):
+def case_d(sz, repeats, log, info):
     rng = np.random.default_rng(3)
     X, y = logistic.logistic_data(rng, sz["n"], sz["p"])
     grid = logistic.logistic_grid(X, y, sz["L"], sz["lmr"])
@@ -169,7 +169,7 @@ def case_d(sz, repeats, log):
     )
 
 
-def case_e(sz, repeats, log):
+def case_e(sz, repeats, log, info):
     X, y = mlp.digits()
     k = sz["n_lam"]
     lams = list(np.geomspace(1e-2, 1e-4, k))
@@ -191,11 +191,12 @@ def case_e(sz, repeats, log):
         size=size,
         repeats=repeats,
         precisions=("float64", "float32"),
+        peaks=info["matmul_gflops"],
         log=log,
     )
 
 
-def case_f(sz, repeats, log):
+def case_f(sz, repeats, log, info):
     rng = np.random.default_rng(5)
     W, b, X, y = noise.models_and_data(rng, sz["F"], sz["n"], sz["p"])
     levels = tuple(np.linspace(0.1, 1.0, sz["levels"]))
@@ -310,6 +311,11 @@ def markdown(records, rows, info, args, total_s) -> str:
         + f". Load average (1, 5, 15 min) at start: {info['load']}; at end: {info['load_end']} "
         "(above the core count, other jobs shared these cores and times are noisy; ratios "
         "within a case were taken minutes apart at most).",
+        "",
+        "Dense matmul rate of this device, measured at the start (one square product in JAX at "
+        "the highest precision, median of 5; `common.matmul_rates`): "
+        + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in info["matmul_gflops"].items())
+        + ". The practical peak that rates in the notes (case E) are a share of.",
         "",
         f"**Matched quality.** Every convex solver runs until l1bench's float64 evaluator "
         f"(`l1bench.fit.certify` formulas: duality gap / P(0)) certifies ≤ {TARGET_GAP:g} for "
@@ -492,6 +498,12 @@ def main(argv=None) -> None:
     cases = [c for c in args.cases.upper() if c in CASES]
     info = common.machine()
     print(f"{info['cpu']}, {info['cores']} cores; JAX {info['jax_backend']}: {info['jax_devices']}")
+    info["matmul_n"] = 256 if args.quick else None
+    info["matmul_gflops"] = common.matmul_rates(info["matmul_n"])
+    print(
+        "dense matmul GFLOP/s: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in info["matmul_gflops"].items())
+    )
     t0 = time.perf_counter()
     records: list[Record] = []
     out = Path(args.out)
@@ -499,7 +511,7 @@ def main(argv=None) -> None:
     for c in cases:
         t = time.perf_counter()
         print(f"case {c}")
-        records += CASES[c](SIZES[c][mode], repeats, print)
+        records += CASES[c](SIZES[c][mode], repeats, print, info)
         print(f"case {c} done in {time.perf_counter() - t:.0f} s")
         text = write(out, records, info, args, time.perf_counter() - t0)  # after every case
     print(text)
