@@ -39,7 +39,7 @@ at a time (warm starts):
 
 A gap that cannot reach ``tol`` in the precision (float32 below about 1e-6) stops at the
 rounding floor, as :mod:`convex` does: the restricted solve once its gap is at most 1000 ε and
-has not fallen by 10% in ``convex.PATIENCE`` sweeps, the rounds once a round ends at most
+has not fallen by 10% in ``PATIENCE`` (50) sweeps, the rounds once a round ends at most
 1000 ε without a 10% gain on the one before; such a fit has status ``max_iter``.
 
 Every fit reports the full problem's gap, its coordinate-descent sweeps (``n_iter``; a sweep is
@@ -66,7 +66,7 @@ import numpy as np
 from jax import lax
 
 from l1bench.fit import compiled
-from l1bench.fit.convex import PATIENCE, ConvexResult, _gap_from_residual
+from l1bench.fit.convex import ConvexResult, _gap_from_residual
 from l1bench.penalties import soft_threshold
 
 K_MIN = 32  # smallest working set
@@ -74,6 +74,9 @@ INNER = 0.3  # restricted problems are solved to INNER · tol
 MAX_ROUNDS = 64  # working-set rounds per λ in one call
 GRAM_MAX = 8192**2  # precompute the full Gram matrix when p² is at most this (512 MB in float64)
 HI = lax.Precision.HIGHEST
+# sweeps without a 10% gap gain that stop a fit at the rounding floor (a sweep is a pass over
+# every working coordinate: far more progress than one FISTA iteration, convex.PATIENCE = 200)
+PATIENCE = 50
 N_CG = 64  # conjugate-gradient iterations of a Newton step, at most
 
 
