@@ -105,3 +105,17 @@ def test_case_f_numpy_loops_agree_and_match_l1bench_where_deterministic():
         np.testing.assert_allclose(ours[name][:, 0], loop[name][:, 0], rtol=1e-10, err_msg=name)
     assert not np.allclose(loop["gaussian"][:, 1:], ours["gaussian"][:, 1:])  # own draws
     assert methods["gaussian"] == "quadratic" and methods["adversarial_linf"] == "direct"
+
+
+@pytest.mark.parametrize(
+    "seconds,repeats,expected", [(0.01, 3, 10), (2.0, 3, 3), (11.0, 3, 1), (0.01, 1, 1)]
+)
+def test_time_warm_repeats_short_runs_more_and_long_runs_once(
+    monkeypatch, seconds, repeats, expected
+):
+    from experiments.bench import common
+
+    calls = []
+    monkeypatch.setattr(common, "timed", lambda fn: (calls.append(1) or fn(), seconds))
+    times, out = common.time_warm(lambda: "sol", repeats)
+    assert len(times) == len(calls) == expected and out == "sol"

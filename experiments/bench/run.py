@@ -297,6 +297,13 @@ def _yes(x):
 
 def markdown(records, rows, info, args, total_s) -> str:
     mode = "quick" if args.quick else "default"
+    reps = args.repeats or (1 if args.quick else 3)
+    repeats_text = "one each"
+    if reps > 1:
+        repeats_text = (
+            f"{max(reps, common.FAST_REPEATS)} of a run under {common.FAST_S:g} s, {reps} up "
+            f"to {common.SLOW_S:g} s, one above"
+        )
     lines = [
         "# Speed benchmarks (issue 7)",
         "",
@@ -323,8 +330,10 @@ def markdown(records, rows, info, args, total_s) -> str:
         f"({', '.join(f'{t:g}' for t in common.PEER_TOLS)}) that does, l1bench the loosest of "
         f"({', '.join(f'{t:g}' for t in common.L1BENCH_TOLS)}) (float32: 1e-6 only). "
         "`rel_gap` is the worst certified gap reached. Times are medians of warm runs in this "
-        "one process (the search runs are the warm-up); `compile` is l1bench's XLA compile time "
-        "of the first call, kept out of `run`. `speed-up` is the peer's time over l1bench's "
+        "one process (the search runs are the warm-up), "
+        + repeats_text
+        + "; `compile` is l1bench's XLA compile time of the first call, kept out of `run`. "
+        "`speed-up` is the peer's time over l1bench's "
         "float64 time in the same row group: above 1, l1bench is faster.",
         "",
         "## Summary: l1bench (float64) against the fastest peer that reached the target",
