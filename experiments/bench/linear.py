@@ -285,7 +285,6 @@ def run_variant(
     precisions=("float64",),
     loop: bool = False,
     probe_k: int = 0,
-    peer_repeats: int | None = None,
     skip: dict | None = None,
     subset: dict | None = None,
     log=print,
@@ -346,7 +345,7 @@ def run_variant(
             run=lambda tol, fn=fn, Yr=Yr, lamr=lamr: fn(X, Yr, lamr, tol),
             check=check_r,
             tols=PEER_TOLS,
-            repeats=peer_repeats or repeats,
+            repeats=repeats,
             probe=probe,
             notes=f"tol searched on the first {probe_k} problems" if probe else "",
         )
