@@ -13,7 +13,7 @@ problem, then tightened further if the k problems do not all certify. The notes 
 from __future__ import annotations
 
 from experiments.bench import linear
-from experiments.bench.common import L1BENCH_TOLS, PEER_TOLS, Record, measure, worst
+from experiments.bench.common import PEER_TOLS, Record, measure, worst
 
 
 def _scaled(rec: Record, factor: float, k: int, S: int) -> Record:
@@ -60,24 +60,11 @@ def run_subset(
         check1 = lambda W: worst(linear.certified_gaps(X, Ys[:1], W, lam[:1]))
         return (lambda tol: fn(X, Ys[:1], lam[:1], tol)), check1
 
-    records = []
-    for prec in precisions:
-        timings: dict = {}
-        solver = linear.l1bench_solver(prec, timings)
-        rec = measure(
-            case=case,
-            variant=variant,
-            size=size,
-            solver="l1bench convex",
-            precision=prec,
-            run=lambda tol, solver=solver: solver(X, Ys, lam, tol, sub),
-            check=check,
-            tols=L1BENCH_TOLS if prec == "float64" else L1BENCH_TOLS[:1],
-            repeats=repeats,
-            compile_s=lambda timings=timings: timings["first"].get("compile_s", 0.0),
-        )
-        rec.notes = linear.algorithm_note(timings.get("info", {}))
-        records.append(_scaled(rec, factor, k, S) if factor > 1 else rec)
+    quiet = lambda _: None  # logged below, once scaled
+    records = linear.l1bench_records(case, variant, size, X, Ys, sub, precisions, repeats, quiet)
+    for rec in records:
+        if factor > 1:
+            _scaled(rec, factor, k, S)
         log(linear._fmt(rec))
     for name, fn in linear.available_peers(False).items():
         rec = measure(

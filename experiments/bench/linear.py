@@ -300,25 +300,7 @@ def run_variant(
     """
     lam = grid.lam[:, 0]
     check = lambda W: worst(certified_gaps(X, Y, W, lam))
-    records = []
-    for prec in precisions:
-        timings: dict = {}
-        solver = l1bench_solver(prec, timings)
-        rec = measure(
-            case=case,
-            variant=variant,
-            size=size,
-            solver="l1bench convex",
-            precision=prec,
-            run=lambda tol, solver=solver: solver(X, Y, lam, tol, grid),
-            check=check,
-            tols=L1BENCH_TOLS if prec == "float64" else L1BENCH_TOLS[:1],
-            repeats=repeats,
-            compile_s=lambda timings=timings: timings["first"].get("compile_s", 0.0),
-        )
-        rec.notes = algorithm_note(timings.get("info", {}))
-        log(_fmt(rec))
-        records.append(rec)
+    records = l1bench_records(case, variant, size, X, Y, grid, precisions, repeats, log)
     for name, fn in available_peers(loop).items():
         if skip and name in skip:
             records.append(_skipped(case, variant, size, name, skip[name]))
@@ -355,6 +337,34 @@ def run_variant(
             rec.notes = "; ".join(
                 x for x in (rec.notes, f"timed on the first {k} problems, scaled ×{scale:g}") if x
             )
+        log(_fmt(rec))
+        records.append(rec)
+    return records
+
+
+def l1bench_records(case, variant, size, X, Y, grid, precisions, repeats, log) -> list[Record]:
+    """l1bench's rows of a variant, one per precision: ``convex.solve`` on ``grid`` (its
+    ``lam[:, 0]`` fitted to ``Y``), float64 at the loosest certifying tolerance, float32 at
+    the first only; the notes say which algorithm ran."""
+    lam = grid.lam[:, 0]
+    check = lambda W: worst(certified_gaps(X, Y, W, lam))
+    records = []
+    for prec in precisions:
+        timings: dict = {}
+        solver = l1bench_solver(prec, timings)
+        rec = measure(
+            case=case,
+            variant=variant,
+            size=size,
+            solver="l1bench convex",
+            precision=prec,
+            run=lambda tol, solver=solver: solver(X, Y, lam, tol, grid),
+            check=check,
+            tols=L1BENCH_TOLS if prec == "float64" else L1BENCH_TOLS[:1],
+            repeats=repeats,
+            compile_s=lambda timings=timings: timings["first"].get("compile_s", 0.0),
+        )
+        rec.notes = algorithm_note(timings.get("info", {}))
         log(_fmt(rec))
         records.append(rec)
     return records
