@@ -309,3 +309,65 @@ def test_shared_design_ridge_and_dropout_lanes_use_every_coordinate():
         kappa = 0.3 / 0.7
         drop = np.linalg.solve(Xc.T @ Xc / n + kappa * np.diag(d), Xc.T @ yc / n)
         np.testing.assert_allclose(res.coef[s, 2, 0], drop, rtol=1e-8, atol=1e-10)
+
+
+def test_secant_start_is_the_next_solution_while_the_support_holds():
+    # with an orthonormal design (G = I) the Lasso solution is soft(c, λ), linear in λ on each
+    # piece of constant support: the secant through two solutions meets the third exactly,
+    # and a coordinate that would cross zero starts at zero
+    import jax.numpy as jnp
+
+    from l1bench.fit import convex
+
+    c = np.array([[3.0, -2.0, 1.15, 0.5, -0.2], [0.3, 4.0, -1.0, 2.5, 0.0]])
+    soft = lambda lam: np.sign(c) * np.maximum(np.abs(c) - lam[:, None], 0.0)
+    lam2, lam1, lam = np.array([1.2, 1.5]), np.array([1.1, 1.2]), np.array([1.0, 0.7])
+    extrapolate = lambda *a: np.asarray(convex._extrapolate(*map(jnp.asarray, a)))
+    W0 = extrapolate(soft(lam1), soft(lam2), lam, lam1, lam2)
+    same = (np.abs(c) > lam2[:, None]) | (np.abs(c) <= lam[:, None])  # support unchanged
+    np.testing.assert_allclose(W0[same], soft(lam)[same], rtol=1e-14, atol=1e-14)
+    # entered at 1.15, between lam2 and lam1: the secant has half the path's slope
+    assert soft(lam2)[0, 2] == 0 and W0[0, 2] == pytest.approx(0.1)
+    one = np.ones(1)
+    assert extrapolate([[0.1]], [[0.5]], 0 * one, one, 2 * one)[0, 0] == 0  # 0.1 - 0.4 < 0: held
+    np.testing.assert_array_equal(extrapolate([[2.0]], [[1.0]], one, one, one), [[2.0]])  # λ again
+
+
+def test_float32_steps_in_large_working_sets_keep_float64_accuracy():
+    # from MIXED_MIN coordinates on, float64 lanes take FISTA's products in float32 steps with an
+    # exact product every REFRESH iterations; the fits must be float64's: the same certified
+    # objectives, KKT at float64 accuracy, and the smooth lanes' gaps far below float32's eps
+    import jax.numpy as jnp
+
+    from l1bench.fit import convex
+
+    X, Y = _sparse_replicates(n=600, p=300, S=3, k=60)
+    S, n = Y.shape
+    p = X.shape[1]
+    Xc, Yc = X - X.mean(0), Y - Y.mean(1, keepdims=True)
+    lam_max = np.max(np.abs(Yc @ Xc), axis=1) / n
+    ratios = np.geomspace(1.0, 0.003, 8)
+    lam = np.stack([lam_max[:, None] * ratios, np.broadcast_to(0.05, (S, 8))], axis=1)
+    args = (X, Y, lam, np.array([1.0, 0.0]), np.zeros(2, bool), 1e-14, 100_000)
+    args = tuple(map(jnp.asarray, args))
+    mixed, extras = convex.fit_grid_shared(*args, sizes=convex.ws_sizes(p))
+    exact, _ = convex.fit_grid_shared(*args, sizes=convex.ws_sizes(p), mixed=False)
+    assert max(np.asarray(extras["ws_size"])) >= convex.MIXED_MIN  # the float32 steps ran
+    assert not np.array_equal(np.asarray(mixed.coef), np.asarray(exact.coef))
+    for res in (mixed, exact):
+        assert (np.asarray(res.status)[:, 1] == 0).all()  # ridge: certified at 1e-14
+        assert (np.asarray(res.rel_gap) <= 1e-11).all()  # Lasso lanes: float64's floor
+    gap = np.asarray(mixed.gap) + np.asarray(exact.gap)
+    assert np.all(np.abs(np.asarray(mixed.objective) - np.asarray(exact.objective)) <= gap)
+    W = np.asarray(mixed.coef)[:, 0]
+    for s in range(S):
+        for k in range(len(ratios)):
+            w, mu = W[s, k], lam[s, 0, k]
+            v = Xc.T @ (Yc[s] - Xc @ w) / n
+            zero = w == 0
+            assert np.all(np.abs(v[zero]) <= mu * (1 + 1e-8))
+            np.testing.assert_allclose(v[~zero], mu * np.sign(w[~zero]), rtol=1e-8, atol=0)
+        # ridge is 0.05-strongly convex: ||w - w*|| <= sqrt(2 gap / 0.05)
+        ridge = np.linalg.solve(Xc.T @ Xc / n + 0.05 * np.eye(p), Xc.T @ Yc[s] / n)
+        dist = np.linalg.norm(np.asarray(mixed.coef)[s, 1] - ridge, axis=-1)
+        assert np.all(dist <= 1.01 * np.sqrt(2 * np.asarray(mixed.gap)[s, 1] / 0.05) + 1e-12)

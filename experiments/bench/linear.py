@@ -175,6 +175,8 @@ def algorithm_note(info: dict) -> str:
     if "ws_size" in info:
         ws = info["ws_size"]
         note += f"; working set {min(ws)}-{max(ws)} of p, {max(info['rounds'])} round(s) at most"
+    if "float32_steps" in info:
+        note += f"; float32 steps in {info['float32_steps']}"
     return note
 
 
