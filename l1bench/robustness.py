@@ -159,6 +159,17 @@ def _packed(Ut):
     return iu, ju, Ut[:, iu] * Ut[:, ju] * weight  # M: (F, T)
 
 
+def _tilde(U):
+    """``ũ = [u, -1]`` per row: the residual ``r - A u`` (up to its sign, which no quadratic
+    form sees) as coefficients on the columns of ``[A, r]``."""
+    return jnp.concatenate([U, -jnp.ones((U.shape[0], 1), U.dtype)], axis=1)
+
+
+def _forms(U, G):
+    """The quadratic forms ``u_f^T G u_f`` of the rows of ``U``."""
+    return jnp.sum((U @ G) * U, axis=1)
+
+
 def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
     """The MSE and R² of every fit as a quadratic form in its centred weights: (F, L, D) each.
 
@@ -193,11 +204,11 @@ def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
     Gxx = (A.T @ A) / n
     # the reference: the fit of smallest clean MSE (uncentred form; it only picks the centre)
     cy = (A.T @ ys) / n
-    clean = jnp.sum((V @ Gxx) * V, axis=1) - 2.0 * (V @ cy) + (ys @ ys) / n
+    clean = _forms(V, Gxx) - 2.0 * (V @ cy) + (ys @ ys) / n
     ref = jnp.argmin(jnp.where(jnp.isfinite(clean), clean, jnp.inf))
     vr = V[ref]
     U = V - vr  # (F, p+1)
-    Ut = jnp.concatenate([U, -jnp.ones((U.shape[0], 1), dt)], axis=1)  # (F, q), ũ_f
+    Ut = _tilde(U)  # (F, q)
     p_ref = jax.tree_util.tree_map(lambda a: a[ref], ps)
     L, D, F = lv.shape[0], draws, U.shape[0]
     Z0 = jnp.concatenate([A, (ys - A @ vr)[:, None]], axis=1)  # (n, q): [A, r] on clean data
@@ -237,7 +248,7 @@ def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
         Gp, var = _over_draws(gram, base, lv, D, loop=True)  # (L, D, T), (L, D)
         mse = (M @ Gp.reshape(L * D, -1).T).reshape(F, L, D)
     elif target == "labels":
-        quad = jnp.sum((U @ Gxx) * U, axis=1)  # (F,)
+        quad = _forms(U, Gxx)  # (F,)
 
         def column(k, level):
             _, y2, _ = perturb(k, level)
@@ -255,7 +266,7 @@ def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
 
         Et = jax.vmap(shift)(jnp.arange(D))  # (D, q), ẽ per draw
         GE = Et @ G0  # (D, q)
-        base_mse = jnp.sum((Ut @ G0) * Ut, axis=1)  # (F,)
+        base_mse = _forms(Ut, G0)  # (F,)
         cross, sq = Ut @ GE.T, jnp.sum(GE * Et, axis=1)  # (F, D), (D,)
         mse = base_mse[:, None, None] + 2.0 * lv[None, :, None] * cross[:, None, :]
         mse = mse + (lv * lv)[None, :, None] * sq[None, None, :]
@@ -268,8 +279,7 @@ def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
 
         # every perturbed fit of every draw, then the forms as one (L·D·F, p+1) product
         U2 = _over_draws(perturbed, base, lv, D, loop=True).reshape(-1, U.shape[1])
-        U2t = jnp.concatenate([U2, -jnp.ones((U2.shape[0], 1), dt)], axis=1)
-        mse = jnp.sum((U2t @ G0) * U2t, axis=1).reshape(L, D, F)
+        mse = _forms(_tilde(U2), G0).reshape(L, D, F)
         mse = jnp.moveaxis(mse, -1, 0)
         var = clean_var
     r2 = 1.0 - mse / jnp.where(var > 0, var, jnp.nan)[None]

@@ -149,6 +149,24 @@ def _gap_from_residual(v, rr, w, mu, kappa, d):
     return primal, jnp.where(unpenalized, vmax, gap)
 
 
+def rounding_floor(dtype):
+    """Relative gaps up to this (1000 ε) are rounding-limited in ``dtype``, not progress."""
+    return 1e3 * jnp.finfo(dtype).eps
+
+
+def track_stall(crit, best, since, checks):
+    """One gap check of the stall rule that every exact solver here stops on.
+
+    Returns ``(best, since, stalled)``: the best gap so far, the checks since it last fell by
+    10%, and whether ``checks`` such checks have passed at the :func:`rounding_floor`. A fit
+    that stops there has status ``max_iter``: not converged, and the reason is the precision.
+    """
+    improved = crit <= 0.9 * best
+    best = jnp.where(improved, crit, best)
+    since = jnp.where(improved, 0, since + 1)
+    return best, since, (since >= checks) & (crit <= rounding_floor(crit.dtype))
+
+
 def _solve_one(prob, w0, lam, l1_ratio, d, tol, max_iter, check_every, use_gram, patience=PATIENCE):
     """FISTA with adaptive restart from ``w0`` for one strength; returns (w, diagnostics).
 
@@ -178,26 +196,23 @@ def _solve_one(prob, w0, lam, l1_ratio, d, tol, max_iter, check_every, use_gram,
         momentum = jnp.where(restart, 0.0, (t - 1.0) / t_new)
         return w_new, w_new + momentum * (w_new - w), t_new
 
-    floor = 1e3 * jnp.finfo(w0.dtype).eps
     checks = max(1, patience // check_every)
 
     def cond(carry):
-        _, _, _, it, crit, _, since = carry
-        stalled = (since >= checks) & (crit <= floor)
+        _, _, _, it, crit, _, _, stalled = carry
         return (crit > tol) & (it < max_iter) & jnp.isfinite(crit) & ~stalled
 
     def body(carry):
-        w, z, t, it, _, best, since = carry
+        w, z, t, it, _, best, since, _ = carry
         w, z, t = lax.fori_loop(0, check_every, fista_step, (w, z, t))
         crit = measure(w)
-        improved = crit <= 0.9 * best
-        best = jnp.where(improved, crit, best)
-        return w, z, t, it + check_every, crit, best, jnp.where(improved, 0, since + 1)
+        return w, z, t, it + check_every, crit, *track_stall(crit, best, since, checks)
 
     one = jnp.ones((), w0.dtype)
     zero = jnp.zeros((), jnp.int32)
-    init = (w0, w0, one, zero, measure(w0), jnp.full((), jnp.inf, w0.dtype), zero)
-    w, _, _, it, crit, _, _ = lax.while_loop(cond, body, init)
+    inf = jnp.full((), jnp.inf, w0.dtype)
+    init = (w0, w0, one, zero, measure(w0), inf, zero, zero > 0)
+    w, _, _, it, crit, _, _, _ = lax.while_loop(cond, body, init)
     objective, gap = _objective_and_gap(prob, w, mu, kappa, d, use_gram)
     finite = jnp.isfinite(objective) & jnp.all(jnp.isfinite(w))
     status = jnp.where(~finite, 2, jnp.where(crit <= tol, 0, 1))
@@ -348,7 +363,6 @@ def _ws_branch(
         lip = _lipschitz_bound(Gk)
     Ck, Dk, Wk0 = C[:, idx], D[:, idx], W[:, idx]
     step = 1.0 / (lip + kappa * jnp.max(Dk, axis=1))
-    floor = 1e3 * jnp.finfo(dtype).eps  # below this a stalled gap is rounding, not progress
     # the gap costs O(K) per lane, the product O(K²): for small sets it is checked every
     # ``check_every`` iterations, where the per-iteration overhead would dominate
     period = 1 if K >= 256 else check_every
@@ -398,15 +412,14 @@ def _ws_branch(
         if mixed:
             st = lax.cond(n % REFRESH == REFRESH - 1, refresh, lambda st: st, st)
         new = jnp.where(active, crit_at(st[0], st[2]), crit)
-        improved = new <= 0.9 * best
-        since = jnp.where(active, jnp.where(improved, 0, since + 1), since)
+        best_n, since_n, stalled_n = track_stall(new, best, since, max(1, patience // period))
         return (
             *st,
             new,
             it + period * active,
-            jnp.where(active & improved, new, best),
-            since,
-            stalled | (active & (since >= max(1, patience // period)) & (new <= floor)),
+            jnp.where(active, best_n, best),
+            jnp.where(active, since_n, since),
+            stalled | (active & stalled_n),
             n + 1,
         )
 

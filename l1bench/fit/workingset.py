@@ -66,7 +66,7 @@ import numpy as np
 from jax import lax
 
 from l1bench.fit import compiled
-from l1bench.fit.convex import ConvexResult, _gap_from_residual
+from l1bench.fit.convex import ConvexResult, _gap_from_residual, rounding_floor, track_stall
 from l1bench.penalties import soft_threshold
 
 K_MIN = 32  # smallest working set
@@ -195,7 +195,7 @@ def _step_one(Xc, Gfull, c_full, yc, yy, d, w, v, rr, mu, kappa, mu_next, tol, b
     dtype = Xc.dtype
     scale = jnp.maximum(0.5 * yy, jnp.finfo(dtype).tiny)
     tol_in = INNER * tol
-    floor = 1e3 * jnp.finfo(dtype).eps  # below this a gap that stops falling is rounding
+    floor = rounding_floor(dtype)
     checks = max(1, PATIENCE // M)  # restricted-gap checks without a 10% gain that stop there
     zero = jnp.zeros((), jnp.int32)
     Ks = max(K // 2, min(K, K_MIN))  # Newton steps take supports up to this size
@@ -226,12 +226,11 @@ def _step_one(Xc, Gfull, c_full, yc, yy, d, w, v, rr, mu, kappa, mu_next, tol, b
             return primal, gap / scale
 
         def icond(c):
-            _, _, rc, sw, _, since = c
-            stalled = (since >= checks) & (rc <= floor)
+            _, _, rc, sw, _, _, stalled = c
             return live & (rc > tol_in) & (sw < budget) & ~stalled
 
         def ibody(c):
-            wk, q, _, sw, best, since = c
+            wk, q, _, sw, best, since, _ = c
 
             def sweep(i, c2):
                 wk, q, hist, qhist = c2
@@ -269,13 +268,12 @@ def _step_one(Xc, Gfull, c_full, yc, yy, d, w, v, rr, mu, kappa, mu_next, tol, b
                 )
 
             wk, q, pk, ck = lax.cond(stable, newton, lambda c: c, (wk, q, pk, ck))
-            improved = ck <= 0.9 * best
-            since = jnp.where(improved, 0, since + 1)
-            return wk, q, ck, sw + M, jnp.where(improved, ck, best), since
+            return wk, q, ck, sw + M, *track_stall(ck, best, since, checks)
 
         wk0, q0 = w[idx], v[idx]
-        init = (wk0, q0, restricted(wk0, q0)[1], sweeps, jnp.asarray(jnp.inf, dtype), zero)
-        wk, q, _, sweeps, _, _ = lax.while_loop(icond, ibody, init)
+        inf = jnp.asarray(jnp.inf, dtype)
+        init = (wk0, q0, restricted(wk0, q0)[1], sweeps, inf, zero, zero > 0)
+        wk, q, _, sweeps, _, _, _ = lax.while_loop(icond, ibody, init)
         # end on a coordinate-descent pass: every coordinate a soft-threshold output, so the
         # zeros are exact where extrapolated points left tiny values
         polish = live & (sweeps < budget)
