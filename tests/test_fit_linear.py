@@ -371,3 +371,21 @@ def test_float32_steps_in_large_working_sets_keep_float64_accuracy():
         ridge = np.linalg.solve(Xc.T @ Xc / n + 0.05 * np.eye(p), Xc.T @ Yc[s] / n)
         dist = np.linalg.norm(np.asarray(mixed.coef)[s, 1] - ridge, axis=-1)
         assert np.all(dist <= 1.01 * np.sqrt(2 * np.asarray(mixed.gap)[s, 1] / 0.05) + 1e-12)
+
+
+def test_float32_steps_work_in_any_units_of_the_data():
+    # X in units 1e25 larger: G ~ 1e50 overflows float32, so the float32 steps must scale it.
+    # The problem maps exactly: (X·s, λ·s) has the solution w / s
+    from l1bench.fit import convex
+
+    X, Y = _sparse_replicates(n=600, p=300, S=2, k=60)
+    s = 1e25
+    fits = []
+    for Xs in (X, X * s):
+        info: dict = {}
+        fits.append(convex.solve(_lasso_grid(Xs, Y, 6), Xs, Y, tol=1e-10, info=info))
+        assert max(info["ws_size"]) >= convex.MIXED_MIN and "float32_steps" in info
+    plain, scaled = fits
+    assert (plain.status == 0).all() and (scaled.status == 0).all()
+    np.testing.assert_allclose(scaled.rel_gap, plain.rel_gap, atol=1e-10)
+    np.testing.assert_allclose(scaled.coef * s, plain.coef, rtol=1e-6, atol=1e-8)

@@ -345,7 +345,8 @@ def _ws_branch(
 
     With ``mixed`` and float64 lanes, sets of ``MIXED_MIN`` coordinates or more take that
     product as ``U + (W_new - W) G`` with the step and ``G`` in float32 (about twice the
-    float64 rate on CPUs), and compute ``W G`` exactly every ``REFRESH`` iterations. The
+    float64 rate on CPUs; ``G`` scaled by a power of two into float32's range, the step by its
+    inverse), and compute ``W G`` exactly every ``REFRESH`` iterations. The
     float32 error is relative to the step, which shrinks as the lanes converge, and the refresh
     removes what has built up, so the iterates converge as in float64; the full gradient that
     certifies each lane at the end of the round is computed in float64.
@@ -368,11 +369,14 @@ def _ws_branch(
     period = 1 if K >= 256 else check_every
 
     mixed = mixed and dtype == jnp.float64 and K >= MIXED_MIN
-    G_lo = Gk.astype(jnp.float32) if mixed else None
+    if mixed:  # G / 2^e, |entries| < 1: in float32's range whatever the data's units
+        e = jnp.frexp(jnp.max(jnp.abs(Gk)))[1]
+        up = jnp.ldexp(jnp.ones((), dtype), e)  # a scalar power of two: exact products
+        G_lo = (Gk / up).astype(jnp.float32)
 
     def product(Wn, Wk, Uk):
         if mixed:  # Wn G as Wk G + (Wn - Wk) G, the step's product in float32
-            step32 = (Wn - Wk).astype(jnp.float32)
+            step32 = ((Wn - Wk) * up).astype(jnp.float32)
             return Uk + jnp.matmul(step32, G_lo, precision=hi).astype(dtype)
         return jnp.matmul(Wn, Gk, precision=hi)
 
@@ -665,7 +669,7 @@ def solve(
             info["algorithm"] = "gram_ws"
             info["ws_size"] = [int(k) for k in extras["ws_size"]]
             info["rounds"] = [int(r) for r in extras["rounds"]]
-            if precision == "float64":  # fit_grid_shared's default ``mixed``
+            if precision == "float64" and max(info["ws_size"]) >= MIXED_MIN:  # ``mixed`` ran
                 info["float32_steps"] = f"working sets of {MIXED_MIN}+, exact every {REFRESH}"
         return ConvexResult(*(np.asarray(a) for a in out))
     statics = dict(fit_intercept=bool(fit_intercept), use_gram=p <= n, check_every=int(check_every))
