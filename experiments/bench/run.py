@@ -415,8 +415,15 @@ ANALYSIS = """## How each case runs, and where l1bench falls short (measured)
   product. Working sets come from the sequential strong rule along the path and double up to p
   when a full-gap check fails (the one λ: 64 → 128 → 256 in 3 rounds). What bounds the path is
   the *union* of the 100 supports: each problem has ≤ 450 nonzeros at 0.01·λ_max, but noise
-  variables differ between replicates and the union reaches all 1000 coordinates by the 40th λ,
-  so the last λ run at full width (≈ 30 iterations each, every lane waiting for the slowest).
+  variables differ between replicates and the union reaches all 1000 coordinates by the 35th
+  to 42nd λ, so the last λ run at full width (≈ 30 iterations each; the lanes' counts are
+  close, at most 37 against a median of 29, so waiting for the slowest costs little). Those
+  full-width products are the path's time: in float64 each is taken as ``U + (W_new - W) G``
+  with the step and G in float32 (about twice the float64 rate here) and ``W G`` exactly every
+  20 iterations, while every certificate stays float64 (the notes column; 2.7 → 2.1 s on the
+  path). Each λ starts from the secant through the last two solutions (a Lasso path is
+  piecewise linear in λ); here that saves only 3% of the iterations, as 20-40 coordinates
+  enter per λ in the tail.
 * **C (p > n): working sets.** ``convex.solve`` hands p > n grids whose fits all have an L1
   part to ``l1bench.fit.workingset``: per fit and λ, the support plus the worst KKT violators
   (sized by the sequential strong rule, powers of two from 32), coordinate descent on their Gram
