@@ -119,3 +119,11 @@ def test_time_warm_repeats_short_runs_more_and_long_runs_once(
     monkeypatch.setattr(common, "timed", lambda fn: (calls.append(1) or fn(), seconds))
     times, out = common.time_warm(lambda: "sol", repeats)
     assert len(times) == len(calls) == expected and out == "sol"
+
+
+@pytest.mark.parametrize("repeats", ["0", "-2"])
+def test_repeats_below_one_are_refused_before_anything_runs(tmp_path, capsys, repeats):
+    with pytest.raises(SystemExit):
+        main(["--quick", "--cases", "A", "--repeats", repeats, "--out", str(tmp_path)])
+    assert "--repeats must be at least 1" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # no table written

@@ -293,9 +293,14 @@ def _yes(x):
     return "—" if x is None else ("yes" if x else "**no**")
 
 
+def _repeats(args) -> int:
+    """The timed repeats asked for: ``--repeats``, else 3 (1 in quick mode)."""
+    return args.repeats or (1 if args.quick else 3)
+
+
 def markdown(records, rows, info, args, total_s) -> str:
     mode = "quick" if args.quick else "default"
-    reps = args.repeats or (1 if args.quick else 3)
+    reps = _repeats(args)
     repeats_text = "one each"
     if reps > 1:
         repeats_text = (
@@ -511,7 +516,9 @@ def main(argv=None) -> None:
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats (default 3; quick 1)")
     ap.add_argument("--out", default=str(ROOT / "results"), help="directory for the two files")
     args = ap.parse_args(argv)
-    repeats = args.repeats or (1 if args.quick else 3)
+    if args.repeats is not None and args.repeats < 1:
+        ap.error(f"--repeats must be at least 1, got {args.repeats}")
+    repeats = _repeats(args)
     mode = "quick" if args.quick else "full"
     cases = [c for c in args.cases.upper() if c in CASES]
     info = common.machine()
