@@ -355,14 +355,17 @@ def _ws_branch(
     hi = lax.Precision.HIGHEST
     B = W.shape[0]
     dtype = W.dtype
-    if K == G.shape[0]:  # every coordinate: no gathered copy of G, and its bound from the caller
-        idx = jnp.arange(K)
-        Gk, lip = G, lip_G
+    full = K == G.shape[0]
+    if full:  # every coordinate in order: G itself and its bound from the caller, no gathers
+        Gk, Grows, lip = G, G, lip_G
+        take = lambda a: a
     else:
         idx = lax.top_k(score, K)[1]
-        Gk = G[idx][:, idx]
+        Grows = G[idx, :]
+        Gk = Grows[:, idx]
         lip = _lipschitz_bound(Gk)
-    Ck, Dk, Wk0 = C[:, idx], D[:, idx], W[:, idx]
+        take = lambda a: a[:, idx]
+    Ck, Dk, Wk0 = take(C), take(D), take(W)
     step = 1.0 / (lip + kappa * jnp.max(Dk, axis=1))
     # the gap costs O(K) per lane, the product O(K²): for small sets it is checked every
     # ``check_every`` iterations, where the per-iteration overhead would dominate
@@ -434,8 +437,9 @@ def _ws_branch(
     count = jnp.zeros((), jnp.int32)
     init = (Wk0, Wk0, U0, U0, one, 0.0 * one, crit_at(Wk0, U0), it, inf, zero, zero > 0, count)
     Wk, _, _, _, _, _, _, it, _, _, stalled, _ = lax.while_loop(cond, body, init)
-    W = W.at[:, idx].set(Wk)  # done lanes: Wk is their unchanged W[:, idx]
-    Vn = C - jnp.matmul(Wk, G[idx, :], precision=hi)
+    # done lanes: Wk is their unchanged W[:, idx]
+    W = Wk if full else W.at[:, idx].set(Wk)
+    Vn = C - jnp.matmul(Wk, Grows, precision=hi)
     V = jnp.where(done[:, None], V, Vn)
     return W, V, it, stalled
 
