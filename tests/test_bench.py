@@ -64,6 +64,9 @@ def test_quick_suite_high_dimensional_runs_both_precisions(tmp_path):
     assert sorted(ours["precision"]) == ["float32", "float32", "float64", "float64"]
     assert np.isfinite(ours["run_s"]).all() and np.isfinite(ours["rel_gap"]).all()
     assert ours["notes"].str.contains("working_set").all()
+    # the batch (4 problems) is timed on 2 for every solver and scaled: each row says so
+    batch = df[df["variant"].str.endswith("batch")]
+    assert len(batch) and batch["notes"].str.contains("timed on 2 of 4 problems").all()
 
 
 def test_matmul_rates_measure_both_precisions():

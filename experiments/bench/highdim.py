@@ -16,14 +16,6 @@ from experiments.bench import linear
 from experiments.bench.common import PEER_TOLS, Record, measure, worst
 
 
-def _scaled(rec: Record, factor: float, k: int, S: int) -> Record:
-    rec.run_s *= factor
-    rec.run_min_s *= factor
-    note = f"timed on {k} of {S} problems (gaps certified on those), time scaled ×{factor:g}"
-    rec.notes = "; ".join(x for x in (rec.notes, note) if x)
-    return rec
-
-
 def run_subset(
     *,
     case: str,
@@ -60,11 +52,12 @@ def run_subset(
         check1 = lambda W: worst(linear.certified_gaps(X, Ys[:1], W, lam[:1]))
         return (lambda tol: fn(X, Ys[:1], lam[:1], tol)), check1
 
+    note = f"timed on {k} of {S} problems (gaps certified on those), time scaled ×{factor:g}"
     quiet = lambda _: None  # logged below, once scaled
     records = linear.l1bench_records(case, variant, size, X, Ys, sub, precisions, repeats, quiet)
     for rec in records:
         if factor > 1:
-            _scaled(rec, factor, k, S)
+            linear.scale_record(rec, factor, note)
         log(linear._fmt(rec))
     for name, fn in linear.available_peers(False).items():
         rec = measure(
@@ -80,6 +73,6 @@ def run_subset(
             probe=probe_run(fn),
             notes="tol searched on the first problem" if k > 1 else "",
         )
-        records.append(_scaled(rec, factor, k, S) if factor > 1 else rec)
+        records.append(linear.scale_record(rec, factor, note) if factor > 1 else rec)
         log(linear._fmt(rec))
     return records

@@ -334,14 +334,20 @@ def run_variant(
             notes=f"tol searched on the first {probe_k} problems" if probe else "",
         )
         if scale != 1.0:
-            rec.run_s, rec.run_min_s = rec.run_s * scale, rec.run_min_s * scale
-            k = Yr.shape[0]
-            rec.notes = "; ".join(
-                x for x in (rec.notes, f"timed on the first {k} problems, scaled ×{scale:g}") if x
+            scale_record(
+                rec, scale, f"timed on the first {Yr.shape[0]} problems, scaled ×{scale:g}"
             )
         log(_fmt(rec))
         records.append(rec)
     return records
+
+
+def scale_record(rec: Record, factor: float, note: str) -> Record:
+    """Scale ``rec``'s times by ``factor`` (a subset timed for the whole batch) and say so."""
+    rec.run_s *= factor
+    rec.run_min_s *= factor
+    rec.notes = "; ".join(x for x in (rec.notes, note) if x)
+    return rec
 
 
 def l1bench_records(case, variant, size, X, Y, grid, precisions, repeats, log) -> list[Record]:
