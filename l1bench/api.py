@@ -106,6 +106,7 @@ def fit(
     max_iter: int = 20000,
     fit_intercept: bool = True,
     precision: str = "float64",
+    algorithm: str = "auto",
     hidden: Sequence[int] = (),
     activation: str = "relu",
     optimizer: str = "adam",
@@ -146,6 +147,8 @@ def fit(
       max_iter: iteration cap per strength (exact solvers).
       fit_intercept: fit an unpenalized intercept.
       precision: ``float64`` | ``float32``.
+      algorithm: the convex solver's algorithm for linear models: ``auto`` (by regime; the
+        default) | ``gram`` | ``design`` | ``working_set`` (``l1bench.fit.convex.ALGORITHMS``).
       hidden, activation: MLP hidden widths and nonlinearity.
       optimizer, learning_rate, lr_schedule, steps, batch_size: the optax trainer's settings.
       seed: seed of the trainer's random streams (init, minibatches, dropout masks).
@@ -183,6 +186,7 @@ def fit(
             tol=tol,
             max_iter=max_iter,
             precision=precision,
+            algorithm=algorithm,
             optimizer=optimizer,
             learning_rate=learning_rate,
             lr_schedule=lr_schedule,

@@ -28,6 +28,9 @@ OPTIMIZERS = ("adam", "sgd")
 LR_SCHEDULES = ("constant", "cosine")
 ACTIVATIONS = ("relu", "tanh", "gelu", "sigmoid")
 PRECISIONS = ("float64", "float32")
+# solver=convex's algorithms for the pipeline's problems (l1bench.fit.convex.ALGORITHMS; its
+# gram_ws needs one design shared by every problem, which per-seed and per-fold splits are not)
+CONVEX_ALGORITHMS = ("auto", "gram", "design", "working_set")
 TASKS = ("auto", "regression", "classification")
 
 
@@ -109,6 +112,7 @@ class SolverConfig:
     max_iter: int = 20000
     check_every: int = 10
     precision: str = "float64"
+    algorithm: str = "auto"  # convex, linear models: auto (by regime) | gram | design | working_set
     # optax trainer only
     optimizer: str = "adam"
     learning_rate: float = 1e-2
@@ -287,6 +291,12 @@ def _check_combinations(cfg: Config) -> None:
     if m.name == "mlp" and s.name != "optax":
         raise ConfigError(
             f"model=mlp needs solver=optax (solver={s.name} fits linear and logistic models only)"
+        )
+    _choice("solver.algorithm", s.algorithm, CONVEX_ALGORITHMS)
+    if s.algorithm != "auto" and (s.name != "convex" or m.name != "linear"):
+        raise ConfigError(
+            f"solver.algorithm={s.algorithm} chooses solver=convex's algorithm for model=linear "
+            f"(got model={m.name}, solver={s.name}); leave it at auto"
         )
     if s.name == "optax":
         _choice("solver.optimizer", s.optimizer, OPTIMIZERS)

@@ -67,6 +67,20 @@ def test_api_rejects_impossible_combinations():
         )
     with pytest.raises(ValueError, match="at least 2 classes"):
         l1bench.fit(X, np.zeros(10), model="logistic")
+    with pytest.raises(ValueError, match="auto, gram, design, working_set"):
+        l1bench.fit(X, y, algorithm="cd")
+    with pytest.raises(ValueError, match="p > n"):  # n = 10 > p = 2
+        l1bench.fit(X, y, algorithm="working_set")
+
+
+def test_api_forced_algorithm_reaches_the_same_fit():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 6))
+    y = X @ rng.standard_normal(6) + 0.1 * rng.standard_normal(40)
+    auto = l1bench.fit(X, y, lam=[0.1, 0.01])
+    design = l1bench.fit(X, y, lam=[0.1, 0.01], algorithm="design")
+    assert all(s == "converged" for s in design.status)
+    np.testing.assert_allclose(design.objective, auto.objective, rtol=1e-7)
 
 
 def test_diverging_training_is_reported_and_excluded():

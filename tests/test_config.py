@@ -81,6 +81,10 @@ def test_wrong_type_fails_at_composition():
     ("solver=optax solver.learning_rate=-1", "solver.learning_rate"),
     ("penalty.l1.kind=l3", "penalty.l1.kind"),
     ("penalty.l1.l1_ratio=0.5", "penalty.l1.l1_ratio"),
+    ("solver.algorithm=newton", "solver.algorithm"),
+    ("solver.algorithm=gram_ws", "auto, gram, design, working_set"),
+    ("solver=optax solver.algorithm=gram", "solver.algorithm"),
+    ("model=logistic solver.algorithm=design", "solver.algorithm"),
 ])
 def test_bad_values_name_the_field_and_choices(override, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):

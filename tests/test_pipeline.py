@@ -103,8 +103,11 @@ def test_cli_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, args, messa
     assert manifest["status"] == "failed" and message.split(": ", 1)[1] in manifest["error"]
 
 
-@pytest.mark.parametrize("n_features, algorithm", [(20, "gram"), (120, "working_set")])
-def test_manifest_records_the_algorithm_each_regime_ran(n_features, algorithm):
+@pytest.mark.parametrize(
+    "n_features, forced, algorithm",
+    [(20, "auto", "gram"), (120, "auto", "working_set"), (20, "design", "design")],
+)
+def test_manifest_records_the_algorithm_each_regime_ran(n_features, forced, algorithm):
     from l1bench.fit.convex import ALGORITHMS
 
     out = pipeline.run(
@@ -116,6 +119,7 @@ def test_manifest_records_the_algorithm_each_regime_ran(n_features, algorithm):
                 "cv_folds=2",
                 "dataset.params.n_samples=80",
                 f"dataset.params.n_features={n_features}",
+                f"solver.algorithm={forced}",
             )
         )
     )

@@ -183,3 +183,55 @@ def test_bad_input_raises_value_error_naming_the_field():
         workingset.fit_path(X, Y, 0 * lam, 0 * lam, np.ones((2, P)))
     with pytest.raises(ValueError, match="max_iter"):
         workingset.fit_path(X, Y, lam, 0 * lam, np.ones((2, P)), max_iter=0)
+
+
+def test_gram_ws_for_p_greater_than_n_matches_working_set_and_sklearn():
+    # the batched Gram solver that accelerators run for p > n (forced here on the CPU): the
+    # same optimum as the working-set solver and scikit-learn, each within its certified gap
+    X, Y = _data(seed=3, p=150, n_problems=4)
+    grid = _grid(X, Y, n_lambdas=10, ratio=0.02)
+    info: dict = {}
+    res = convex.solve(grid, X, Y, tol=1e-10, algorithm="gram_ws", info=info)
+    ref = workingset.solve(grid, X, Y, tol=1e-10)
+    assert info["algorithm"] == "gram_ws" and np.all(res.status == 0)
+    assert info["matmul_flops"] >= 2.0 * N * 150**2  # at least the Gram matrix
+    slack = res.gap + ref.gap + 1e-14 * ref.objective  # rounding of P where both gaps are 0
+    assert np.all(np.abs(res.objective - ref.objective) <= slack)
+    Xc = X - X.mean(0)
+    for s in range(Y.shape[0]):
+        lam = grid.lam[s, 0]
+        _, sk, _ = lasso_path(Xc, Y[s] - Y[s].mean(), alphas=lam, tol=1e-14, max_iter=10**6)
+        for k in range(len(lam)):
+            ours = _objective(X, Y[s], res.coef[s, 0, k], lam[k], 1.0)
+            theirs = _objective(X, Y[s], sk[:, k], lam[k], 1.0)
+            assert ours <= theirs + res.gap[s, 0, k] * (1 + 1e-9)
+            assert _x_form_gap(X, Y[s], res.coef[s, 0, k], lam[k], 1.0) <= 1e-10 * (1 + 1e-6)
+
+
+def test_default_algorithm_by_backend_and_gram_size(monkeypatch):
+    X, Y = _data(p=150, n_problems=2)
+    grid = _grid(X, Y)
+    assert convex.choose_algorithm(grid, X, backend="cpu") == "working_set"
+    assert convex.choose_algorithm(grid, X, backend="gpu") == "gram_ws"
+    Xs = np.broadcast_to(X, (2, *X.shape))  # one design per problem: no shared Gram matrix
+    assert convex.choose_algorithm(grid, Xs, backend="gpu") == "working_set"
+    monkeypatch.setattr(convex, "GRAM_WS_MAX_BYTES", 150 * 150 * 8 - 1)
+    assert convex.choose_algorithm(grid, X, backend="gpu") == "working_set"
+    ridge = _grid(X, Y, "l2")
+    assert convex.choose_algorithm(ridge, X, backend="cpu") == "design"
+
+
+@pytest.mark.parametrize(
+    "algorithm, shared, match",
+    [
+        ("newton", True, "auto, gram_ws, gram, design, working_set"),
+        ("gram_ws", False, "shared by every problem"),
+        ("working_set", True, "p > n"),
+    ],
+)
+def test_forced_algorithm_that_cannot_apply_is_refused(algorithm, shared, match):
+    X, Y = _data(p=150, n_problems=2)
+    grid = _grid(X, Y, "l2") if algorithm == "working_set" else _grid(X, Y)
+    X = X if shared else np.broadcast_to(X, (2, *X.shape))
+    with pytest.raises(ValueError, match=match):
+        convex.solve(grid, X, Y, algorithm=algorithm)

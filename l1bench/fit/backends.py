@@ -67,6 +67,7 @@ def _exact(grid: Grid, X, y, *, task, n_classes, model, solver, timings, info) -
             y,
             check_every=solver.check_every,
             precision=solver.precision,
+            algorithm=solver.algorithm,
             info=info["convex"],
             **kw,
         )

@@ -24,10 +24,11 @@ The whole grid — problems × penalties × strengths — is one jit-compiled ca
 problems and penalties, ``lax.scan`` along each strength path (warm starts), ``lax.while_loop``
 over iterations. With ``p <= n`` the solver works on the Gram matrix (p × p), else on X.
 
-When every problem shares one design (``X`` of shape (n, p), ``p <= n``), :func:`fit_grid_shared`
-(algorithm ``gram_ws``) builds that Gram matrix once and treats all fits as the rows of one
-coefficient matrix: each iteration is one matrix product on a working set chosen by the
-sequential strong rule and grown until the full problem's duality gap certifies every fit. In
+When every problem shares one design (``X`` of shape (n, p); ``p <= n``, or any p on an
+accelerator: :func:`choose_algorithm`), :func:`fit_grid_shared` (algorithm ``gram_ws``) builds
+that Gram matrix once and treats all fits as the rows of one coefficient matrix: each iteration
+is one matrix product on a working set chosen by the sequential strong rule and grown until the
+full problem's duality gap certifies every fit. In
 float64, the products of large working sets are taken in float32 steps with a periodic exact
 product (:func:`_ws_branch`); every certificate is computed in float64.
 """
@@ -39,6 +40,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from l1bench.fit import compiled
@@ -52,6 +54,9 @@ ALGORITHMS = {
     "design": "FISTA on X, vmapped per problem",
     "working_set": "working-set coordinate descent for p > n (l1bench.fit.workingset)",
 }
+AUTO = "auto"
+# gram_ws for p > n (accelerators only): the p × p Gram matrix must fit in this many bytes
+GRAM_WS_MAX_BYTES = 4 << 30
 WS_MIN = 64  # smallest working set; the sizes double up to p (one compiled branch per size)
 MIXED_MIN = 256  # working sets from this size on take their float64 products in float32 steps
 REFRESH = 20  # iterations between exact products in those sets (the float32 steps' drift)
@@ -542,7 +547,8 @@ def fit_grid_shared(
     extrapolate=True,
     mixed=True,
 ):
-    """:func:`fit_grid` for one (n, p) design shared by every problem, ``p <= n``.
+    """:func:`fit_grid` for one (n, p) design shared by every problem (any n and p: the Gram
+    matrix is p × p, chosen by default where ``p <= n``, and for ``p > n`` on accelerators).
 
     All S·P fits (problems × penalties) are the rows ("lanes") of one (S·P, p) matrix ``W`` and
     share one Gram matrix ``G = Xcᵀ Xc / n`` (built once) and one step bound, so every gradient
@@ -616,6 +622,56 @@ def fit_grid_shared(
     return res, {"ws_size": k, "rounds": rounds}
 
 
+def choose_algorithm(grid, X, backend: str | None = None) -> str:
+    """The algorithm :func:`solve` runs by default (a name in :data:`ALGORITHMS`).
+
+    * one (n, p) design shared by every problem, ``p <= n``: ``gram_ws``;
+    * the same with ``p > n`` on an accelerator (``backend`` is not ``cpu``; default: JAX's)
+      when the p × p Gram matrix fits in ``GRAM_WS_MAX_BYTES``: ``gram_ws`` too. There the
+      per-fit working-set loop is a long sequence of small kernels, each paying a launch
+      latency, while one batched product per iteration over every fit keeps the device busy.
+      On a CPU that product grows with the union of the fits' working sets, so per-fit working
+      sets win for batches (measured on case C of the benchmarks);
+    * ``p > n`` and every fit with an L1 part (:func:`workingset.supports`): ``working_set``;
+    * otherwise ``gram`` (``p <= n``) or ``design``.
+    """
+    from l1bench.fit import workingset
+
+    n, p = np.shape(X)[-2:]
+    shared = np.ndim(X) == 2
+    if shared and p <= n:
+        return "gram_ws"
+    backend = backend or jax.default_backend()
+    itemsize = np.dtype(np.float64).itemsize
+    if shared and backend != "cpu" and p * p * itemsize <= GRAM_WS_MAX_BYTES:
+        return "gram_ws"
+    if workingset.supports(grid, X):
+        return "working_set"
+    return "gram" if p <= n else "design"
+
+
+def _check_algorithm(algorithm: str, grid, X) -> str:
+    """``algorithm`` itself if it can fit ``grid`` on ``X`` (``auto``: the default choice)."""
+    from l1bench.fit import workingset
+
+    if algorithm == AUTO:
+        return choose_algorithm(grid, X)
+    if algorithm not in ALGORITHMS:
+        allowed = ", ".join((AUTO, *ALGORITHMS))
+        raise ValueError(f"solver.algorithm={algorithm!r} is not allowed; choose one of {allowed}")
+    if algorithm == "gram_ws" and np.ndim(X) != 2:
+        raise ValueError(
+            "solver.algorithm='gram_ws' needs one (n, p) design shared by every problem; "
+            f"got designs of shape {np.shape(X)}"
+        )
+    if algorithm == "working_set" and not workingset.supports(grid, X):
+        raise ValueError(
+            "solver.algorithm='working_set' needs p > n and an L1 part with λ > 0 in every fit; "
+            "use auto, gram or design"
+        )
+    return algorithm
+
+
 def solve(
     grid,
     X,
@@ -626,32 +682,34 @@ def solve(
     max_iter=20000,
     check_every=10,
     precision="float64",
+    algorithm: str = AUTO,
     timings: dict | None = None,
     info: dict | None = None,
 ) -> ConvexResult:
     """Fit a :class:`l1bench.grid.Grid` on (S, n, p) designs, or one (n, p) design shared by
     every problem (e.g. replicate targets); returns numpy arrays.
 
-    The algorithm is chosen by regime (names in :data:`ALGORITHMS`): one shared design with
-    ``p <= n`` runs ``gram_ws`` (:func:`fit_grid_shared`: one Gram matrix, every fit a row of
-    one coefficient matrix, working sets); otherwise :func:`fit_grid` runs ``gram`` (``p <= n``)
-    or ``design``, vmapped per problem. Arrays are cast to ``precision`` (``float64`` |
-    ``float32``). The compiled executable is kept per shape, so a second grid of the same shape
-    does not recompile. If ``timings`` is a dict, ``compile_s`` (0 when reused) and ``fit_s``
-    are added; if ``info`` is a dict, ``algorithm`` is set (and, for ``gram_ws``, ``ws_size``
-    and ``rounds`` per strength: the largest working set and the number of rounds, and in
-    float64 ``float32_steps``: which products are taken in float32 steps), for a manifest to
-    record.
+    ``algorithm`` (a name in :data:`ALGORITHMS`, or ``auto``: :func:`choose_algorithm`, by
+    regime): ``gram_ws`` is :func:`fit_grid_shared` (one Gram matrix, every fit a row of one
+    coefficient matrix, working sets); ``gram`` and ``design`` are :func:`fit_grid`, vmapped
+    per problem, on the Gram matrix or on X; ``working_set`` is
+    :func:`l1bench.fit.workingset.solve`. Every one stops at the same certified gap. Arrays are
+    cast to ``precision`` (``float64`` | ``float32``). The compiled executable is kept per
+    shape, so a second grid of the same shape does not recompile. If ``timings`` is a dict,
+    ``compile_s`` (0 when reused) and ``fit_s`` are added; if ``info`` is a dict,
+    ``algorithm`` is set (and, for ``gram_ws``, ``ws_size`` and ``rounds`` per strength: the
+    largest working set and the number of rounds, ``matmul_flops``: an estimate of the
+    products' floating-point operations, and in float64 ``float32_steps``: which products are
+    taken in float32 steps), for a manifest to record.
     """
-    import numpy as np
-
     dtype = {"float64": jnp.float64, "float32": jnp.float32}[precision]
     n, p = X.shape[-2], X.shape[-1]
     l1_ratio = np.array([pen.l1_ratio for pen in grid.penalties])
     weighted = np.array([pen.dropout_weighted for pen in grid.penalties])
-    from l1bench.fit import workingset
+    algorithm = _check_algorithm(algorithm, grid, X)
+    if algorithm == "working_set":
+        from l1bench.fit import workingset
 
-    if workingset.supports(grid, X):  # p > n, every fit with an L1 part: working-set CD
         kw = dict(fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, precision=precision)
         return workingset.solve(grid, X, y, timings=timings, info=info, **kw)
     args = (
@@ -663,22 +721,45 @@ def solve(
         jnp.asarray(tol, dtype),
         jnp.asarray(max_iter, jnp.int32),
     )
-    if np.ndim(X) == 2 and p <= n:
+    if algorithm == "gram_ws":
         statics = dict(
             fit_intercept=bool(fit_intercept), check_every=int(check_every), sizes=ws_sizes(p)
         )
         # not sharded: the lanes share one Gram matrix and one while loop per strength
         out, extras = compiled.call(fit_grid_shared, args, statics, timings=timings)
+        out = ConvexResult(*(np.asarray(a) for a in out))
         if info is not None:
             info["algorithm"] = "gram_ws"
             info["ws_size"] = [int(k) for k in extras["ws_size"]]
             info["rounds"] = [int(r) for r in extras["rounds"]]
+            info["matmul_flops"] = gram_ws_flops(n, p, out.n_iter, info["ws_size"])
             if precision == "float64" and max(info["ws_size"]) >= MIXED_MIN:  # ``mixed`` ran
                 info["float32_steps"] = f"working sets of {MIXED_MIN}+, exact every {REFRESH}"
-        return ConvexResult(*(np.asarray(a) for a in out))
-    statics = dict(fit_intercept=bool(fit_intercept), use_gram=p <= n, check_every=int(check_every))
+        return out
+    use_gram = algorithm == "gram"
+    statics = dict(
+        fit_intercept=bool(fit_intercept), use_gram=use_gram, check_every=int(check_every)
+    )
     batch = (0, 1, 2) if np.ndim(X) == 3 else (1, 2)
     out = compiled.call(fit_grid, args, statics, timings=timings, batch_argnums=batch)
     if info is not None:
-        info["algorithm"] = "gram" if p <= n else "design"
+        info["algorithm"] = algorithm
     return ConvexResult(*(np.asarray(a) for a in out))
+
+
+def gram_ws_flops(n: int, p: int, n_iter, ws_size) -> float:
+    """Floating-point operations of ``gram_ws``'s matrix products, estimated from its counts.
+
+    The Gram matrix costs ``2 n p²``. At strength ``l`` the lanes step together until the
+    slowest is done (finished lanes take zero steps in the same product), so a strength costs
+    about ``max_lanes(n_iter[..., l]) · B · 2 K_l²`` with ``B`` lanes and ``K_l`` its largest
+    working set (smaller first rounds make this an upper bound), plus one ``B · 2 K_l p``
+    gradient per strength. Used to report achieved rates against the device's peak.
+    """
+    it = np.asarray(n_iter)
+    L = it.shape[-1]
+    lanes = it.reshape(-1, L)
+    B = lanes.shape[0]
+    K = np.asarray(ws_size, dtype=float)
+    steps = lanes.max(axis=0).astype(float)
+    return float(2.0 * n * p * p + np.sum(steps * B * 2.0 * K * K + B * 2.0 * K * p))
