@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from experiments.bench import linear
-from experiments.bench.common import TARGET_GAP
+from experiments.bench.common import TARGET_GAP, Record
 from experiments.bench.run import main
 from l1bench.fit import certify, convex
 
@@ -67,6 +67,41 @@ def test_quick_suite_high_dimensional_runs_both_precisions(tmp_path):
     # the batch (4 problems) is timed on 2 for every solver and scaled: each row says so
     batch = df[df["variant"].str.endswith("batch")]
     assert len(batch) and batch["notes"].str.contains("timed on 2 of 4 problems").all()
+
+
+def test_accelerator_mode_batched_c_against_peers_of_an_earlier_run(tmp_path):
+    # what a GPU session runs: l1bench's rows only, C's batch in one gram_ws call (forced here
+    # on the CPU, where auto keeps per-fit working sets), the peers' rows from a CPU run's CSV
+    cpu, gpu = tmp_path / "cpu", tmp_path / "gpu"
+    main(["--quick", "--cases", "C", "--out", str(cpu)])
+    args = ["--quick", "--cases", "C", "--algorithm", "gram_ws", "--out", str(gpu)]
+    main([*args, "--peers-from", str(cpu / "benchmarks.csv")])
+    df = _check_tables(gpu, "C")
+    ours = df[df["solver"] == "l1bench convex"]
+    assert ours["notes"].str.contains("gram_ws").all()
+    batch = ours[ours["variant"].str.endswith("batch")]
+    assert batch["notes"].str.contains("all 4 problems in one call").all()
+    assert batch["notes"].str.contains("GFLOP/s of products").all()
+    before = pd.read_csv(cpu / "benchmarks.csv")
+    peers = df[~df["solver"].str.startswith("l1bench")]
+    assert len(peers) and peers["notes"].str.contains("from benchmarks.csv").all()
+    key = ["variant", "solver", "run_s", "rel_gap"]
+    theirs = before[~before["solver"].str.startswith("l1bench")][key]
+    pd.testing.assert_frame_equal(peers[key].reset_index(drop=True), theirs.reset_index(drop=True))
+    text = (gpu / "benchmarks.md").read_text()
+    assert "Peers were not run here" in text and "--peers-from" in text
+    assert "| C | Lasso path, p > n, batch |" in text
+
+
+def test_peers_from_a_run_without_the_case_is_refused_before_anything_runs(tmp_path):
+    pd.DataFrame(
+        [Record("A", "v", "s", "sklearn", "float64", 1, 1.0, 1.0, 0.0, 1e-4, 1e-7, True).row()]
+    ).to_csv(tmp_path / "benchmarks.csv", index=False)
+    with pytest.raises(SystemExit, match="no peer rows for case"):
+        main(["--quick", "--cases", "C", "--peers-from", str(tmp_path / "benchmarks.csv")])
+    with pytest.raises(SystemExit):
+        main(["--quick", "--cases", "CX", "--out", str(tmp_path)])
+    assert not (tmp_path / "benchmarks.md").exists()
 
 
 def test_matmul_rates_measure_both_precisions():

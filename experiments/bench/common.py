@@ -29,6 +29,18 @@ FAST_S = 1.0  # a warm run shorter than this is timed FAST_REPEATS times (when r
 FAST_REPEATS = 10
 
 
+@dataclass(frozen=True)
+class Options:
+    """How a run of the suite works beyond its sizes (``run.py``'s flags)."""
+
+    peers: bool = True  # False: l1bench's rows only (the peers' rows come from another run)
+    algorithm: str = "auto"  # l1bench's convex algorithm in the linear cases (convex.solve)
+    peaks: dict | None = None  # GFLOP/s of this device's dense matmul, per precision
+
+
+DEFAULTS = Options()
+
+
 @dataclass
 class Record:
     """One row of results/benchmarks.csv: one solver on one case variant."""

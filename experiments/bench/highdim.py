@@ -13,7 +13,8 @@ problem, then tightened further if the k problems do not all certify. The notes 
 from __future__ import annotations
 
 from experiments.bench import linear
-from experiments.bench.common import PEER_TOLS, Record, measure, worst
+from experiments.bench.common import DEFAULTS, PEER_TOLS, Options, Record, measure, worst
+from l1bench.fit import convex
 
 
 def run_subset(
@@ -27,9 +28,13 @@ def run_subset(
     k: int,
     repeats: int,
     precisions=("float64",),
+    opts: Options = DEFAULTS,
     log=print,
 ) -> list[Record]:
     """l1bench and every peer on the first ``k`` of the ``S`` problems; times scaled by S / k.
+
+    Where l1bench's algorithm is batched (``gram_ws``: the default for p > n on accelerators),
+    l1bench fits all S problems in its one call and is timed on them, not on ``k``.
 
     Args:
       X: (n, p) shared design. Y: (S, n) targets. grid: the l1bench grid over all S problems
@@ -53,13 +58,25 @@ def run_subset(
         return (lambda tol: fn(X, Ys[:1], lam[:1], tol)), check1
 
     note = f"timed on {k} of {S} problems (gaps certified on those), time scaled ×{factor:g}"
-    quiet = lambda _: None  # logged below, once scaled
-    records = linear.l1bench_records(case, variant, size, X, Ys, sub, precisions, repeats, quiet)
-    for rec in records:
-        if factor > 1:
-            linear.scale_record(rec, factor, note)
-        log(linear._fmt(rec))
-    for name, fn in linear.available_peers(False).items():
+    algorithm = opts.algorithm
+    if algorithm == convex.AUTO:
+        algorithm = convex.choose_algorithm(grid, X)
+    if algorithm == "gram_ws":  # one batched call: every problem, nothing scaled
+        records = linear.l1bench_records(
+            case, variant, size, X, Y, grid, precisions, repeats, opts, log
+        )
+        for rec in records if S > 1 else ():
+            rec.notes += f"; all {S} problems in one call"
+    else:
+        quiet = lambda _: None  # logged below, once scaled
+        records = linear.l1bench_records(
+            case, variant, size, X, Ys, sub, precisions, repeats, opts, quiet
+        )
+        for rec in records:
+            if factor > 1:
+                linear.scale_record(rec, factor, note)
+            log(linear._fmt(rec))
+    for name, fn in linear.available_peers(False).items() if opts.peers else ():
         rec = measure(
             case=case,
             variant=variant,

@@ -17,7 +17,15 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from experiments.bench.common import L1BENCH_TOLS, PEER_TOLS, Record, measure, worst
+from experiments.bench.common import (
+    DEFAULTS,
+    L1BENCH_TOLS,
+    PEER_TOLS,
+    Options,
+    Record,
+    measure,
+    worst,
+)
 from l1bench.fit import convex
 from l1bench.grid import Grid
 from l1bench.penalties import make_penalty
@@ -144,7 +152,7 @@ def certified_gaps(X, Y, W, lam) -> np.ndarray:
 # -- solvers: each maps (X, Y, lam (S, L), tol) to coefficients (S, L, p) -------------------------
 
 
-def l1bench_solver(precision: str, timings: dict):
+def l1bench_solver(precision: str, timings: dict, algorithm: str = "auto"):
     def run(X, Y, lam, tol, grid=None):
         if grid is None:
             grid = lasso_grid(X, Y, lam=list(lam[0]))._replace(lam=lam[:, None, :])
@@ -157,6 +165,7 @@ def l1bench_solver(precision: str, timings: dict):
             tol=tol,
             max_iter=MAX_ITER,
             precision=precision,
+            algorithm=algorithm,
             timings=t,
             info=info,
         )
@@ -178,6 +187,16 @@ def algorithm_note(info: dict) -> str:
     if "float32_steps" in info:
         note += f"; float32 steps in {info['float32_steps']}"
     return note
+
+
+def rate_note(flops: float | None, seconds: float, precision: str, peaks: dict | None) -> str:
+    """``flops`` over ``seconds`` as GFLOP/s, and as a share of the device's matmul rate."""
+    if not flops or not seconds > 0:
+        return ""
+    rate = flops / seconds / 1e9
+    peak = peaks.get(precision) if peaks else None
+    share = f", {rate / peak:.1%} of the {precision} matmul rate" if peak else ""
+    return f"{rate:.1f} GFLOP/s of products ({flops / 1e9:.3g} GFLOP, estimated{share})"
 
 
 def _centred(X, Y):
@@ -289,6 +308,7 @@ def run_variant(
     probe_k: int = 0,
     skip: dict | None = None,
     subset: dict | None = None,
+    opts: Options = DEFAULTS,
     log=print,
 ) -> list[Record]:
     """l1bench (each precision) and every peer on the same grid; one Record per solver.
@@ -299,11 +319,12 @@ def run_variant(
       skip: ``{peer name: reason}`` peers left out of this variant (reported, not run).
       subset: ``{peer name: k}`` peers that fit one problem after another, sharing nothing
         between them, timed on the first ``k`` problems and scaled linearly to all S (noted).
+      opts: l1bench's algorithm, whether peers run, the device's matmul rates.
     """
     lam = grid.lam[:, 0]
     check = lambda W: worst(certified_gaps(X, Y, W, lam))
-    records = l1bench_records(case, variant, size, X, Y, grid, precisions, repeats, log)
-    for name, fn in available_peers(loop).items():
+    records = l1bench_records(case, variant, size, X, Y, grid, precisions, repeats, opts, log)
+    for name, fn in available_peers(loop).items() if opts.peers else ():
         if skip and name in skip:
             records.append(_skipped(case, variant, size, name, skip[name]))
             log(f"  {name}: skipped ({skip[name]})")
@@ -350,16 +371,19 @@ def scale_record(rec: Record, factor: float, note: str) -> Record:
     return rec
 
 
-def l1bench_records(case, variant, size, X, Y, grid, precisions, repeats, log) -> list[Record]:
+def l1bench_records(
+    case, variant, size, X, Y, grid, precisions, repeats, opts: Options, log
+) -> list[Record]:
     """l1bench's rows of a variant, one per precision: ``convex.solve`` on ``grid`` (its
     ``lam[:, 0]`` fitted to ``Y``), float64 at the loosest certifying tolerance, float32 at
-    the first only; the notes say which algorithm ran."""
+    the first only; the notes say which algorithm ran (and, where it counts them, the rate of
+    its products)."""
     lam = grid.lam[:, 0]
     check = lambda W: worst(certified_gaps(X, Y, W, lam))
     records = []
     for prec in precisions:
         timings: dict = {}
-        solver = l1bench_solver(prec, timings)
+        solver = l1bench_solver(prec, timings, opts.algorithm)
         rec = measure(
             case=case,
             variant=variant,
@@ -372,7 +396,9 @@ def l1bench_records(case, variant, size, X, Y, grid, precisions, repeats, log) -
             repeats=repeats,
             compile_s=lambda timings=timings: timings["first"].get("compile_s", 0.0),
         )
-        rec.notes = algorithm_note(timings.get("info", {}))
+        info = timings.get("info", {})
+        rate = rate_note(info.get("matmul_flops"), rec.run_s, prec, opts.peaks)
+        rec.notes = "; ".join(x for x in (algorithm_note(info), rate) if x)
         log(_fmt(rec))
         records.append(rec)
     return records

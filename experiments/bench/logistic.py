@@ -10,7 +10,15 @@ import warnings
 
 import numpy as np
 
-from experiments.bench.common import L1BENCH_TOLS, PEER_TOLS, Record, measure, worst
+from experiments.bench.common import (
+    DEFAULTS,
+    L1BENCH_TOLS,
+    PEER_TOLS,
+    Options,
+    Record,
+    measure,
+    worst,
+)
 from experiments.bench.linear import MAX_ITER, _fmt, toeplitz_design
 from l1bench.fit import certify, logistic
 from l1bench.grid import Strengths, make_grid
@@ -106,7 +114,9 @@ def peers() -> dict:
     return out
 
 
-def run_case(*, X, y, grid, size, repeats, precisions=("float64",), log=print) -> list[Record]:
+def run_case(
+    *, X, y, grid, size, repeats, precisions=("float64",), opts: Options = DEFAULTS, log=print
+) -> list[Record]:
     lam = grid.lam[0, 0]
     check = lambda W: certified(X, y, W, lam)
     records = []
@@ -143,7 +153,7 @@ def run_case(*, X, y, grid, size, repeats, precisions=("float64",), log=print) -
         )
         log(_fmt(rec))
         records.append(rec)
-    for name, fn in peers().items():
+    for name, fn in peers().items() if opts.peers else ():
         rec = measure(
             case="D",
             variant="L1-logistic path",

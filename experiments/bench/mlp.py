@@ -20,7 +20,7 @@ import os
 import jax
 import numpy as np
 
-from experiments.bench.common import fixed_work
+from experiments.bench.common import DEFAULTS, fixed_work
 from l1bench import models
 from l1bench.fit import trainer
 
@@ -158,15 +158,17 @@ VARIANTS = {
 
 
 def run_case(
-    *, X, y, grids, seeds, cfg, size, repeats, precisions, loop_repeats=1, peaks=None, log=print
+    *, X, y, grids, seeds, cfg, size, repeats, precisions, loop_repeats=1, opts=DEFAULTS, log=print
 ):
     """Case E's rows: per variant and precision, l1bench batched, the l1bench loop, PyTorch.
 
     Args:
       grids: {variant: (lams, rates)}, one entry per grid point (same length).
-      peaks: {precision: GFLOP/s} of a dense matmul on this machine
-        (:func:`common.matmul_rates`); the notes give each row's rate as a share of it.
+      opts: ``peaks``, {precision: GFLOP/s} of a dense matmul on this machine
+        (:func:`common.matmul_rates`): the notes give each row's rate as a share of it;
+        ``peers``: whether the PyTorch loop runs.
     """
+    peaks = opts.peaks
     records = []
     widths = [X.shape[1], *cfg["hidden"], 10]
     for variant, (lams, rates) in grids.items():
@@ -206,6 +208,8 @@ def run_case(
                 ("PyTorch loop", torch_loop, repeats),
             ]
             for name, fn, reps in others:
+                if name == "PyTorch loop" and not opts.peers:
+                    continue
                 if name == "PyTorch loop":
                     try:
                         import torch  # noqa: F401

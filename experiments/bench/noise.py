@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from experiments.bench.common import fixed_work
+from experiments.bench.common import DEFAULTS, fixed_work
 from l1bench import robustness
 from l1bench.noise import check_entry
 
@@ -193,7 +193,9 @@ def _max_rel(a, b) -> float:
     return max(float(np.max(np.abs(a[m] / b[m] - 1.0))) for m in NOISE)
 
 
-def run_case(*, W, b, X, y, levels, draws, size, repeats, precisions=("float64",), log=print):
+def run_case(
+    *, W, b, X, y, levels, draws, size, repeats, precisions=("float64",), opts=DEFAULTS, log=print
+):
     records = []
     ref = None
     for prec in precisions:
@@ -221,6 +223,8 @@ def run_case(*, W, b, X, y, levels, draws, size, repeats, precisions=("float64",
             f"  {rec.quality}"
         )
         records.append(rec)
+    if not opts.peers:
+        return records
 
     def quality(o):
         # different random draws: compare the MSE averaged over models and draws per (noise

@@ -14,6 +14,7 @@ l1bench's XLA compile time is reported separately (from its ``timings``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import time
@@ -24,6 +25,7 @@ import pandas as pd
 
 from experiments.bench import common, highdim, linear, logistic, mlp, noise
 from experiments.bench.common import TARGET_GAP, Record
+from l1bench.fit import convex
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,8 +56,9 @@ SCALED = {
     "scaled ×10 (both fit one problem after another and share nothing between them; at 100 "
     "problems their tolerance search and timed runs took over 15 minutes each)",
     "C": "sizes as in the issue; the 100-problem batch is timed on its first 2 problems for "
-    "every solver (l1bench included: its working-set solver, like the peers, fits the problems "
-    "one after the other) and scaled ×50 — a full run of each would exceed the suite's budget",
+    "every peer and for l1bench's working-set solver (like the peers, it fits the problems one "
+    "after the other) and scaled ×50 — a full run of each would exceed the suite's budget; "
+    "l1bench's batched gram_ws (the default on accelerators) is timed on all 100 in one call",
     "D": "λ path ends at 0.05·λ_max; no intercept (liblinear would penalize it, celer has none)",
     "E": "hidden layers (32, 32), 200 full-batch proximal-SGD steps; the dropout grid is 8 rates "
     "(0.05-0.4) × 4 seeds without L1 (not L1 and dropout crossed)",
@@ -63,7 +66,7 @@ SCALED = {
 }
 
 
-def case_a(sz, repeats, log, info):
+def case_a(sz, repeats, log, opts):
     rng = np.random.default_rng(0)
     X, Y = linear.diabetes_replicates(rng, sz["S"])
     grid = linear.lasso_grid(X, Y, n_lambdas=sz["L"], lambda_min_ratio=sz["lmr"])
@@ -82,11 +85,12 @@ def case_a(sz, repeats, log, info):
         precisions=("float64", "float32"),
         loop=True,
         probe_k=min(16, sz["S"]),
+        opts=opts,
         log=log,
     )
 
 
-def case_b(sz, repeats, log, info):
+def case_b(sz, repeats, log, opts):
     rng = np.random.default_rng(1)
     X = linear.toeplitz_design(rng, sz["n"], sz["p"], 0.5)
     Y = linear.replicate_targets(rng, X, sz["S"])
@@ -104,6 +108,7 @@ def case_b(sz, repeats, log, info):
         precisions=("float64", "float32"),
         loop=True,
         probe_k=probe_k,
+        opts=opts,
         log=log,
     )
     path = linear.lasso_grid(X, Y, n_lambdas=sz["L"], lambda_min_ratio=sz["lmr"])
@@ -118,12 +123,13 @@ def case_b(sz, repeats, log, info):
         precisions=("float64", "float32"),
         probe_k=probe_k,
         subset={"skglm Lasso": 10, "celer Lasso": 10},
+        opts=opts,
         log=log,
     )
     return recs
 
 
-def case_c(sz, repeats, log, info):
+def case_c(sz, repeats, log, opts):
     rng = np.random.default_rng(2)
     X = linear.toeplitz_design(rng, sz["n"], sz["p"], 0.5)
     Y = linear.replicate_targets(rng, X, sz["S_batch"])
@@ -140,6 +146,7 @@ def case_c(sz, repeats, log, info):
         k=1,
         repeats=repeats,
         precisions=("float64", "float32"),
+        opts=opts,
         log=log,
     )
     recs += highdim.run_subset(
@@ -152,22 +159,30 @@ def case_c(sz, repeats, log, info):
         k=sz["k_batch"],
         repeats=repeats,
         precisions=("float64", "float32"),
+        opts=opts,
         log=log,
     )
     return recs
 
 
-def case_d(sz, repeats, log, info):
+def case_d(sz, repeats, log, opts):
     rng = np.random.default_rng(3)
     X, y = logistic.logistic_data(rng, sz["n"], sz["p"])
     grid = logistic.logistic_grid(X, y, sz["L"], sz["lmr"])
     size = f"n={sz['n']}, p={sz['p']}, ρ=0.5, {sz['L']} λ to {sz['lmr']:g}·λ_max, no intercept"
     return logistic.run_case(
-        X=X, y=y, grid=grid, size=size, repeats=repeats, precisions=("float64", "float32"), log=log
+        X=X,
+        y=y,
+        grid=grid,
+        size=size,
+        repeats=repeats,
+        precisions=("float64", "float32"),
+        opts=opts,
+        log=log,
     )
 
 
-def case_e(sz, repeats, log, info):
+def case_e(sz, repeats, log, opts):
     X, y = mlp.digits()
     k = sz["n_lam"]
     lams = list(np.geomspace(1e-2, 1e-4, k))
@@ -189,12 +204,12 @@ def case_e(sz, repeats, log, info):
         size=size,
         repeats=repeats,
         precisions=("float64", "float32"),
-        peaks=info["matmul_gflops"],
+        opts=opts,
         log=log,
     )
 
 
-def case_f(sz, repeats, log, info):
+def case_f(sz, repeats, log, opts):
     rng = np.random.default_rng(5)
     W, b, X, y = noise.models_and_data(rng, sz["F"], sz["n"], sz["p"])
     levels = tuple(np.linspace(0.1, 1.0, sz["levels"]))
@@ -212,12 +227,23 @@ def case_f(sz, repeats, log, info):
         size=size,
         repeats=repeats,
         precisions=("float64", "float32"),
+        opts=opts,
         log=log,
     )
 
 
 # issue 7's CPU targets: speed-up of l1bench float64 over the fastest peer, per case
 TARGETS = {"A": 5.0, "B": 3.0, "C": 1.0, "D": 1.0, "E": 3.0, "F": 10.0}
+# and on an accelerator, against the fastest CPU peer: C's 100-problem batch
+GPU_TARGETS = {("C", "Lasso path, p > n, batch"): 10.0}
+
+
+def target(case: str, variant: str, backend: str) -> float | None:
+    """The speed-up issue 7 asks of l1bench float64 in this row on this JAX backend."""
+    if backend == "cpu":
+        return TARGETS.get(case)
+    return GPU_TARGETS.get((case, variant))
+
 
 CASES = {"A": case_a, "B": case_b, "C": case_c, "D": case_d, "E": case_e, "F": case_f}
 
@@ -251,7 +277,7 @@ def _fastest_peer(rs: list[Record], precision: str) -> Record | None:
     return min(peers, key=lambda r: r.run_s) if peers else None
 
 
-def summary(records: list[Record]) -> list[dict]:
+def summary(records: list[Record], backend: str = "cpu") -> list[dict]:
     """Per variant: l1bench float64 against the fastest float64 peer that reached the target."""
     rows = []
     keys = list(dict.fromkeys((r.case, r.variant) for r in records))
@@ -275,7 +301,7 @@ def summary(records: list[Record]) -> list[dict]:
                 fastest_peer=fast.solver,
                 peer_s=fast.run_s,
                 speedup=fast.run_s / o.run_s,
-                target=TARGETS.get(key[0]),
+                target=target(key[0], key[1], backend),
                 speedup_f32=(fast32.run_s / f32[0].run_s) if f32 else None,
                 f32_reached=f32[0].reached if f32 else None,
             )
@@ -298,6 +324,22 @@ def _repeats(args) -> int:
     return args.repeats or (1 if args.quick else 3)
 
 
+def command(args) -> str:
+    """The command line of this run, as a user would type it (without ``--out``)."""
+    parts = ["python -m experiments.bench"]
+    if args.quick:
+        parts.append("--quick")
+    if args.cases.upper() != "ABCDEF":
+        parts.append(f"--cases {args.cases}")
+    if args.repeats is not None:
+        parts.append(f"--repeats {args.repeats}")
+    if args.algorithm != "auto":
+        parts.append(f"--algorithm {args.algorithm}")
+    if args.peers_from:
+        parts.append(f"--peers-from {args.peers_from}")
+    return " ".join(parts)
+
+
 def markdown(records, rows, info, args, total_s) -> str:
     mode = "quick" if args.quick else "default"
     reps = _repeats(args)
@@ -307,10 +349,18 @@ def markdown(records, rows, info, args, total_s) -> str:
             f"{max(reps, common.FAST_REPEATS)} of a run under {common.FAST_S:g} s, {reps} up "
             f"to {common.SLOW_S:g} s, one above"
         )
+    peers_text = []
+    if args.peers_from:
+        peers_text = [
+            f"**Peers were not run here.** Their rows are those of `{args.peers_from}` "
+            f"(machine: {args.peers_machine}), run at the same sizes; every speed-up compares "
+            "l1bench on this machine with them.",
+            "",
+        ]
     lines = [
         "# Speed benchmarks (issue 7)",
         "",
-        f"Command: `python -m experiments.bench{' --quick' if args.quick else ''}` ({mode} mode); "
+        f"Command: `{command(args)}` ({mode} mode); "
         f"cases {', '.join(dict.fromkeys(r.case for r in records))}: "
         f"ran in {total_s / 60:.1f} min.",
         "",
@@ -325,8 +375,9 @@ def markdown(records, rows, info, args, total_s) -> str:
         "Dense matmul rate of this device, measured at the start (one square product in JAX at "
         "the highest precision, median of 5; `common.matmul_rates`): "
         + ", ".join(f"{k} {v:.1f} GFLOP/s" for k, v in info["matmul_gflops"].items())
-        + ". The practical peak that rates in the notes (case E) are a share of.",
+        + ". The practical peak that rates in the notes are a share of.",
         "",
+        *peers_text,
         f"**Matched quality.** Every convex solver runs until l1bench's float64 evaluator "
         f"(`l1bench.fit.certify` formulas: duality gap / P(0)) certifies ≤ {TARGET_GAP:g} for "
         "EVERY fit of the case; each peer gets the loosest of its own tolerances "
@@ -403,7 +454,7 @@ def markdown(records, rows, info, args, total_s) -> str:
                     f"{_num(r.ratio, '{:.2f}')} | {note} |"
                 )
             lines.append("")
-    if not args.quick:
+    if not args.quick and info["jax_backend"] == "cpu":  # measured on the CPU
         lines += [ANALYSIS]
     return "\n".join(lines) + "\n"
 
@@ -504,9 +555,57 @@ def write(out: Path, records: list[Record], info: dict, args, total_s: float) ->
     info["load_end"] = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     add_ratios(records)
     write_csv_atomic(out / "benchmarks.csv", pd.DataFrame([r.row() for r in records]))
-    text = markdown(records, summary(records), info, args, total_s)
+    text = markdown(records, summary(records, info["jax_backend"]), info, args, total_s)
     write_text_atomic(out / "benchmarks.md", text)
     return text
+
+
+def peer_records(path: Path, cases: list[str]) -> tuple[list[Record], str]:
+    """The peers' rows of ``cases`` from another run's benchmarks.csv, and that run's machine.
+
+    For an accelerator run that times l1bench only: the peers are CPU solvers, timed where
+    they ran (the machine line of the ``benchmarks.md`` beside the CSV, noted in every row).
+    """
+    df = pd.read_csv(path, keep_default_na=True)
+    names = [f.name for f in dataclasses.fields(Record)]
+    missing = [c for c in names if c not in df.columns and c != "ratio"]
+    if missing:
+        raise SystemExit(f"--peers-from {path}: not a benchmarks.csv (no {', '.join(missing)})")
+    df = df[~df["solver"].str.startswith("l1bench") & df["case"].isin(cases)]
+    absent = [c for c in cases if c not in set(df["case"])]
+    if absent:
+        raise SystemExit(f"--peers-from {path}: no peer rows for case(s) {', '.join(absent)}")
+    machine = "machine not recorded"
+    md = path.with_name("benchmarks.md")
+    if md.exists():
+        line = next((x for x in md.read_text().splitlines() if x.startswith("Machine: ")), "")
+        machine = line.removeprefix("Machine: ").split("; Python")[0] or machine
+    opt = lambda v: None if pd.isna(v) else v
+    records = []
+    for row in df.to_dict("records"):
+        kw = {k: row[k] for k in names if k in row}
+        for k in ("own_tol", "rel_gap", "compile_s"):
+            kw[k] = opt(kw[k]) if k != "compile_s" else float(kw[k])
+        kw["reached"] = None if pd.isna(kw["reached"]) else bool(kw["reached"])
+        kw["quality"], kw["notes"] = (opt(kw["quality"]) or ""), (opt(kw["notes"]) or "")
+        kw["ratio"] = None
+        rec = Record(**kw)
+        rec.notes = "; ".join(x for x in (rec.notes, f"from {path.name}: {machine}") if x)
+        records.append(rec)
+    return records, machine
+
+
+def _merge_peers(records: list[Record], peers: list[Record], case: str, path) -> list[Record]:
+    """``peers``' rows of ``case``, checked to be of the same sizes as this run's rows."""
+    ours = {(r.variant, r.size) for r in records if r.case == case}
+    theirs = [r for r in peers if r.case == case]
+    other = sorted({(r.variant, r.size) for r in theirs} - ours)
+    if other:
+        raise SystemExit(
+            f"--peers-from {path}: case {case}'s peers ran other sizes than this run: "
+            + "; ".join(f"{v}: {z}" for v, z in other)
+        )
+    return theirs
 
 
 def main(argv=None) -> None:
@@ -515,12 +614,31 @@ def main(argv=None) -> None:
     ap.add_argument("--cases", default="ABCDEF", help="which cases, e.g. A,D or AD")
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats (default 3; quick 1)")
     ap.add_argument("--out", default=str(ROOT / "results"), help="directory for the two files")
+    ap.add_argument(
+        "--algorithm",
+        default="auto",
+        choices=(convex.AUTO, *convex.ALGORITHMS),
+        help="l1bench's convex algorithm in cases A-C (default auto: by regime and backend)",
+    )
+    ap.add_argument(
+        "--peers-from",
+        metavar="CSV",
+        default=None,
+        help="run l1bench's rows only and take the peers' rows from this benchmarks.csv of an "
+        "earlier run at the same sizes (e.g. a CPU run, for a GPU run of l1bench)",
+    )
     args = ap.parse_args(argv)
     if args.repeats is not None and args.repeats < 1:
         ap.error(f"--repeats must be at least 1, got {args.repeats}")
+    unknown = sorted(set(args.cases.upper()) - set(CASES) - set(", "))
+    if unknown:
+        ap.error(f"--cases: unknown case(s) {', '.join(unknown)}; choose from {''.join(CASES)}")
     repeats = _repeats(args)
     mode = "quick" if args.quick else "full"
-    cases = [c for c in args.cases.upper() if c in CASES]
+    cases = [c for c in dict.fromkeys(args.cases.upper()) if c in CASES]
+    peers: list[Record] = []
+    if args.peers_from:
+        peers, args.peers_machine = peer_records(Path(args.peers_from), cases)
     info = common.machine()
     print(f"{info['cpu']}, {info['cores']} cores; JAX {info['jax_backend']}: {info['jax_devices']}")
     info["matmul_n"] = 256 if args.quick else None
@@ -529,6 +647,9 @@ def main(argv=None) -> None:
         "dense matmul GFLOP/s: "
         + ", ".join(f"{k} {v:.1f}" for k, v in info["matmul_gflops"].items())
     )
+    opts = common.Options(
+        peers=not args.peers_from, algorithm=args.algorithm, peaks=info["matmul_gflops"]
+    )
     t0 = time.perf_counter()
     records: list[Record] = []
     out = Path(args.out)
@@ -536,7 +657,9 @@ def main(argv=None) -> None:
     for c in cases:
         t = time.perf_counter()
         print(f"case {c}")
-        records += CASES[c](SIZES[c][mode], repeats, print, info)
+        records += CASES[c](SIZES[c][mode], repeats, print, opts)
+        if peers:
+            records += _merge_peers(records, peers, c, args.peers_from)
         print(f"case {c} done in {time.perf_counter() - t:.0f} s")
         text = write(out, records, info, args, time.perf_counter() - t0)  # after every case
     print(text)
