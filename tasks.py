@@ -3,6 +3,7 @@
 
     python3 tasks.py run [hydra overrides...]   # create/reuse .venv, install, run `l1bench`
     python3 tasks.py test [pytest args...]      # create/reuse .venv, install, ruff + pytest
+    python3 tasks.py wheels                     # .whl/: packages a GPU image lacks (device.sh)
 
 The virtual environment lives in .venv and is reinstalled only when pyproject.toml or
 constraints.txt change (their hash is stamped into .venv/.l1bench-installed).
@@ -44,8 +45,26 @@ def setup() -> None:
     STAMP.write_text(digest)
 
 
+# l1bench's needs that the device machine's image lacks (pure Python; the rest is there)
+DEVICE_WHEELS = ("hydra-core", "omegaconf", "antlr4-python3-runtime")
+WHEELS = ROOT / ".whl"
+
+
+def wheels() -> None:
+    """Build wheels of DEVICE_WHEELS at their pinned versions into .whl/ (git-ignored)."""
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        name, _, version = line.partition("==")
+        pins[name.strip().lower().replace("_", "-")] = version.strip()
+    specs = [f"{name}=={pins[name]}" for name in DEVICE_WHEELS]
+    WHEELS.mkdir(exist_ok=True)
+    for old in WHEELS.glob("*.whl"):
+        old.unlink()
+    _sh(BIN / "python", "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", WHEELS, *specs)
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"run", "test", "setup"}:
+    if not argv or argv[0] not in {"run", "test", "setup", "wheels"}:
         print(__doc__)
         return 2
     setup()
@@ -53,6 +72,8 @@ def main(argv: list[str]) -> int:
     try:
         if command == "run":
             _sh(BIN / "l1bench", *rest)
+        elif command == "wheels":
+            wheels()
         elif command == "test":
             _sh(BIN / "ruff", "check", "l1bench", "tests", "experiments", "tasks.py")
             _sh(BIN / "python", "-m", "pytest", *rest)
