@@ -104,6 +104,22 @@ def test_peers_from_a_run_without_the_case_is_refused_before_anything_runs(tmp_p
     assert not (tmp_path / "benchmarks.md").exists()
 
 
+def test_a_failing_case_is_reported_and_the_others_still_run(tmp_path, monkeypatch):
+    from experiments.bench import run
+
+    def broken(*_):
+        raise RuntimeError("no kernel image for this device")
+
+    row = Record("B", "v", "s", "l1bench convex", "float64", 1, 1.0, 1.0, 0.0, 1e-6, 5e-7, True)
+    monkeypatch.setitem(run.CASES, "A", broken)
+    monkeypatch.setitem(run.CASES, "B", lambda *_: [row])
+    with pytest.raises(SystemExit, match="case"):
+        main(["--quick", "--cases", "AB", "--out", str(tmp_path)])
+    text = (tmp_path / "benchmarks.md").read_text()
+    assert "**Case A failed** and has no rows: `RuntimeError: no kernel image" in text
+    assert list(pd.read_csv(tmp_path / "benchmarks.csv")["case"]) == ["B"]
+
+
 def test_matmul_rates_measure_both_precisions():
     from experiments.bench.common import matmul_rates
 

@@ -18,6 +18,7 @@ import dataclasses
 import math
 import os
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -357,6 +358,9 @@ def markdown(records, rows, info, args, total_s) -> str:
             "l1bench on this machine with them.",
             "",
         ]
+    failed_text = []
+    for case, err in getattr(args, "failed", {}).items():
+        failed_text += [f"**Case {case} failed** and has no rows: `{err}`.", ""]
     lines = [
         "# Speed benchmarks (issue 7)",
         "",
@@ -378,6 +382,7 @@ def markdown(records, rows, info, args, total_s) -> str:
         + ". The practical peak that rates in the notes are a share of.",
         "",
         *peers_text,
+        *failed_text,
         f"**Matched quality.** Every convex solver runs until l1bench's float64 evaluator "
         f"(`l1bench.fit.certify` formulas: duality gap / P(0)) certifies ≤ {TARGET_GAP:g} for "
         "EVERY fit of the case; each peer gets the loosest of its own tolerances "
@@ -654,15 +659,24 @@ def main(argv=None) -> None:
     records: list[Record] = []
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    args.failed = {}
     for c in cases:
         t = time.perf_counter()
         print(f"case {c}")
-        records += CASES[c](SIZES[c][mode], repeats, print, opts)
-        if peers:
-            records += _merge_peers(records, peers, c, args.peers_from)
+        try:
+            records += CASES[c](SIZES[c][mode], repeats, print, opts)
+        except Exception as err:  # reported in the tables; the other cases still run
+            traceback.print_exc()
+            args.failed[c] = f"{type(err).__name__}: {err}".splitlines()[0][:300]
+            records = [r for r in records if r.case != c]
+        else:
+            if peers:
+                records += _merge_peers(records, peers, c, args.peers_from)
         print(f"case {c} done in {time.perf_counter() - t:.0f} s")
         text = write(out, records, info, args, time.perf_counter() - t0)  # after every case
     print(text)
+    if args.failed:
+        raise SystemExit(f"case(s) {', '.join(args.failed)} failed (see the tables and above)")
 
 
 if __name__ == "__main__":
