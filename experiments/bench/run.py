@@ -585,15 +585,13 @@ def peer_records(path: Path, cases: list[str]) -> tuple[list[Record], str]:
     if md.exists():
         line = next((x for x in md.read_text().splitlines() if x.startswith("Machine: ")), "")
         machine = line.removeprefix("Machine: ").split("; Python")[0] or machine
-    opt = lambda v: None if pd.isna(v) else v
+    opt = lambda v: None if pd.isna(v) else v  # CSV's empty cells back to None / ""
     records = []
     for row in df.to_dict("records"):
         kw = {k: row[k] for k in names if k in row}
-        for k in ("own_tol", "rel_gap", "compile_s"):
-            kw[k] = opt(kw[k]) if k != "compile_s" else float(kw[k])
+        kw.update(own_tol=opt(kw["own_tol"]), rel_gap=opt(kw["rel_gap"]), ratio=None)
         kw["reached"] = None if pd.isna(kw["reached"]) else bool(kw["reached"])
-        kw["quality"], kw["notes"] = (opt(kw["quality"]) or ""), (opt(kw["notes"]) or "")
-        kw["ratio"] = None
+        kw["quality"], kw["notes"] = opt(kw["quality"]) or "", opt(kw["notes"]) or ""
         rec = Record(**kw)
         rec.notes = "; ".join(x for x in (rec.notes, f"from {path.name}: {machine}") if x)
         records.append(rec)
