@@ -235,3 +235,19 @@ def test_forced_algorithm_that_cannot_apply_is_refused(algorithm, shared, match)
     X = X if shared else np.broadcast_to(X, (2, *X.shape))
     with pytest.raises(ValueError, match=match):
         convex.solve(grid, X, Y, algorithm=algorithm)
+
+
+@pytest.mark.parametrize("n, p", [(5, 20), (2, 10), (10, 31)])
+def test_fewer_features_than_the_smallest_working_set(n, p):
+    # p > n with p below K_MIN = 32: the first working set is all p coordinates (it asked
+    # top_k for 32 of 20 and raised)
+    X, Y = _data(seed=4, n=n, p=p, n_problems=1)
+    grid = _grid(X, Y, n_lambdas=5, ratio=0.1)
+    res = workingset.solve(grid, X, Y, tol=1e-10)
+    assert np.all(res.status == 0)
+    Xc = X - X.mean(0)
+    lam = grid.lam[0, 0]
+    _, ref, _ = lasso_path(Xc, Y[0] - Y[0].mean(), alphas=lam, tol=1e-14, max_iter=10**6)
+    for k in range(len(lam)):
+        ours = _objective(X, Y[0], res.coef[0, 0, k], lam[k], 1.0)
+        assert ours <= _objective(X, Y[0], ref[:, k], lam[k], 1.0) + res.gap[0, 0, k] + 1e-15

@@ -390,7 +390,7 @@ def fit_path(
     statics = dict(M=int(check_every))
     for b in range(B):  # fits one after the other, each along its own path
         w, v, rr = jnp.zeros(p, dtype), C[b], yy[b]
-        K, need = K_MIN, 0
+        K, need = min(K_MIN, p), 0  # p < K_MIN: every coordinate
         for l in range(L):
             mu_next = mu[b, l + 1] if l + 1 < L else mu[b, l]
             # sized for the support and the strong-rule set; grows (never shrinks) along the path
