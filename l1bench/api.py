@@ -59,6 +59,8 @@ class FitResult(NamedTuple):
 
 
 def _as_x(X) -> np.ndarray:
+    if np.iscomplexobj(X):
+        raise ValueError("X is complex; l1bench fits real data")
     try:
         X = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -83,6 +85,14 @@ def _as_y(y, n: int, classification: bool):
         if not np.all(np.isfinite(y)):
             raise ValueError("y has NaN or infinite entries; l1bench fits finite data")
         return y, None
+    if np.issubdtype(y.dtype, np.floating) or np.issubdtype(y.dtype, np.complexfloating):
+        if not np.all(np.isfinite(y)):
+            raise ValueError("y has NaN or infinite labels; give one class label per sample")
+        if np.any(y != np.round(y.real)):
+            raise ValueError(
+                "y holds non-integer numbers (continuous targets): classification needs class "
+                "labels (integers, strings or booleans); use model=linear for regression"
+            )
     classes, codes = np.unique(y, return_inverse=True)
     if classes.size < 2:
         raise ValueError(f"classification needs at least 2 classes in y, got {classes.tolist()}")
@@ -169,6 +179,18 @@ def fit(
         if tol is None:
             tol = 1e-6 if solver == "optax" else 1e-8
         _positive("tol", tol)
+        if (
+            isinstance(max_iter, bool)
+            or not isinstance(max_iter, (int, np.integer))
+            or max_iter < 1
+        ):
+            raise ConfigError(f"max_iter={max_iter!r} must be an integer >= 1")
+        if not isinstance(fit_intercept, (bool, np.bool_)):
+            raise ConfigError(f"fit_intercept={fit_intercept!r} must be True or False")
+        if lam is not None and np.ndim(lam) > 1:
+            raise ConfigError(
+                f"lam must be a number or a 1-D list of numbers, got shape {np.shape(lam)}"
+            )
         pen_cfg = PenaltyConfig(
             kind=penalty,
             l1_ratio=(0.5 if l1_ratio is None else l1_ratio)

@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from omegaconf import MISSING, DictConfig, OmegaConf
 
 from l1bench.progress import MODES as PROGRESS_MODES
@@ -195,6 +196,8 @@ def _check_penalty(label: str, p: PenaltyConfig) -> None:
     if p.dropout is not None:
         raise ConfigError(f"{path}.dropout is only used by kind=dropout; remove it")
     if p.kind == "none":
+        if p.lam is not None:
+            raise ConfigError(f"{path}.lam is not used by kind=none (no penalty); remove it")
         return
     if p.lam is not None:
         if len(p.lam) == 0:
@@ -202,6 +205,8 @@ def _check_penalty(label: str, p: PenaltyConfig) -> None:
         for lam in p.lam:
             _positive(f"{path}.lam[{lam}]", lam, strict=False)
     else:
+        if isinstance(p.n_lambdas, bool) or not isinstance(p.n_lambdas, (int, np.integer)):
+            raise ConfigError(f"{path}.n_lambdas={p.n_lambdas!r} must be an integer >= 1")
         if p.n_lambdas < 1:
             raise ConfigError(f"{path}.n_lambdas={p.n_lambdas} must be >= 1")
         if not 0.0 < p.lambda_min_ratio <= 1.0:

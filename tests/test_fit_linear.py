@@ -151,6 +151,11 @@ def test_without_intercept_matches_sklearn():
         (dict(penalty="l1", precision="float16"), "precision"),
         (dict(penalty="l1", tol=0.0), "tol"),
         (dict(model="svm"), "model"),
+        (dict(penalty="l1", max_iter=0), "max_iter"),
+        (dict(penalty="l1", n_lambdas=2.5), "n_lambdas"),
+        (dict(penalty="l1", lam=[[0.1, 0.2]]), "lam must be a number or a 1-D list"),
+        (dict(penalty="none", lam=[1.0]), "lam is not used by kind=none"),
+        (dict(penalty="l1", fit_intercept="no"), "fit_intercept"),
     ],
 )
 def test_bad_arguments_name_the_field(kwargs, field):
@@ -166,6 +171,7 @@ def test_bad_arguments_name_the_field(kwargs, field):
         (np.ones((5, 2)), np.ones(4), "y must be 1-D"),
         (np.array([[1.0, np.nan], [2.0, 3.0]]), np.ones(2), "NaN"),
         (np.array([["a", "b"]]), np.ones(1), "numeric"),
+        (np.ones((2, 2)) * (1 + 1j), np.ones(2), "complex"),
     ],
 )
 def test_bad_arrays_get_clear_errors(X, y, field):

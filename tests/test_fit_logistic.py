@@ -15,6 +15,7 @@ from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+import l1bench
 from l1bench.fit import logistic
 from l1bench.grid import Strengths, make_grid
 from l1bench.penalties import make_penalty
@@ -237,3 +238,24 @@ def test_bad_arguments_name_the_field():
         fit(X, y + 1, [("l1", None)], [[0.01]])
     with pytest.raises(ValueError, match="precision"):
         fit(X, y, [("l1", None)], [[0.01]], precision="float16")
+
+
+@pytest.mark.parametrize(
+    "labels, match",
+    [
+        ([0.0, 1.0, np.nan, 1.0], "NaN or infinite labels"),
+        ([0.3, 1.7, 2.2, 0.1], "continuous"),
+    ],
+)
+def test_labels_that_are_not_classes_are_refused(labels, match):
+    X = np.arange(8.0).reshape(4, 2)
+    with pytest.raises(ValueError, match=match):
+        l1bench.fit(X, np.array(labels), model="logistic", lam=[0.1])
+
+
+def test_float_labels_that_are_whole_numbers_are_classes():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    y = (X[:, 0] > 0).astype(float)  # 0.0 / 1.0
+    res = l1bench.fit(X, y, model="logistic", lam=[0.05])
+    assert res.classes == (0.0, 1.0) and res.status == ("converged",)
