@@ -26,10 +26,11 @@ export PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$PWD" PYTHONUNBUFFERED=1
 {
     nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>&1
     "$PY" - <<'EOF'
-import jax, jax.numpy as jnp
+import jax, jax.numpy as jnp, optax, sklearn, pandas
 import l1bench  # noqa: F401  (turns float64 on)
 x = jnp.ones(3, jnp.float64)
 print("jax", jax.__version__, jax.default_backend(), jax.devices(), "float64:", x.dtype)
+print("optax", optax.__version__, "sklearn", sklearn.__version__, "pandas", pandas.__version__)
 EOF
 } 2>&1 | tee "$OUT/gpu.txt" || exit 1
 timeout "${BUDGET_S:-480}" "$PY" -m experiments.bench --cases "${CASES:-CBADFE}" \

@@ -90,7 +90,30 @@ class _Problem(NamedTuple):
     x_mean: jax.Array
     y_mean: jax.Array
     d_dropout: jax.Array  # mean_i x_ij² of the raw X (p,)
-    lipschitz: jax.Array  # largest eigenvalue of Xcᵀ Xc / n
+    lipschitz: jax.Array  # largest eigenvalue of the Jacobi-scaled Gram matrix (see diag)
+    # the diagonal of G = Xcᵀ Xc / n (p,): G ≼ lipschitz · diag(diag), the per-coordinate
+    # steps' bound (:func:`curvature`); None where a problem is only evaluated, not solved
+    diag: jax.Array | None = None
+
+
+def _inv_sqrt(diag):
+    """``1/√diag`` where the diagonal is positive, 0 for the zero columns (they stay out)."""
+    pos = diag > 0
+    return jnp.where(pos, lax.rsqrt(jnp.where(pos, diag, 1.0)), 0.0)
+
+
+def curvature(lip, diag, kappa, d):
+    """Per-coordinate steps' inverse: ``lip · G_jj + κ d_j`` (1 where it is 0).
+
+    With ``lip = λ_max(S⁻¹ G S⁻¹)``, ``S² = diag(G)``, the smooth part's Hessian ``G + κ D`` is
+    at most ``diag(lip · G_jj + κ d_j)``, so proximal gradient steps ``1 / curvature`` are safe
+    per coordinate. This is FISTA on the Jacobi-preconditioned problem: columns on different
+    scales (raw features in mixed units) converge as if standardized, where one step ``1/λ_max(G)``
+    for every coordinate moved the small-scale ones by almost nothing. A coordinate with zero
+    curvature has a zero gradient too (a zero centred column without a ridge part).
+    """
+    c = lip * diag + kappa * d
+    return jnp.where(c > 0, c, 1.0)
 
 
 def _prepare(X, y, fit_intercept: bool, use_gram: bool) -> _Problem:
@@ -102,12 +125,14 @@ def _prepare(X, y, fit_intercept: bool, use_gram: bool) -> _Problem:
     hi = lax.Precision.HIGHEST
     if use_gram:
         G = jnp.matmul(Xc.T, Xc, precision=hi) / n
-        lip = jnp.linalg.eigvalsh(G)[-1]
-        return _Problem(
-            G, jnp.matmul(yc, Xc, precision=hi) / n, yc @ yc / n, x_mean, y_mean, d, lip
-        )
-    lip = jnp.linalg.svd(Xc, compute_uv=False)[0] ** 2 / n
-    return _Problem(Xc, yc, yc @ yc / n, x_mean, y_mean, d, lip)
+        diag = jnp.diagonal(G)
+        inv = _inv_sqrt(diag)
+        lip = jnp.linalg.eigvalsh(G * inv[:, None] * inv[None, :])[-1]
+        c = jnp.matmul(yc, Xc, precision=hi) / n
+        return _Problem(G, c, yc @ yc / n, x_mean, y_mean, d, lip, diag)
+    diag = jnp.sum(Xc * Xc, axis=0) / n
+    lip = jnp.linalg.svd(Xc * _inv_sqrt(diag), compute_uv=False)[0] ** 2 / n
+    return _Problem(Xc, yc, yc @ yc / n, x_mean, y_mean, d, lip, diag)
 
 
 def _residual(prob: _Problem, w, use_gram: bool):
@@ -181,7 +206,8 @@ def _solve_one(prob, w0, lam, l1_ratio, d, tol, max_iter, check_every, use_gram,
     """
     mu = lam * l1_ratio
     kappa = lam * (1.0 - l1_ratio)
-    step = 1.0 / (prob.lipschitz + kappa * jnp.max(d))
+    curv = curvature(prob.lipschitz, prob.diag, kappa, d)
+    step = 1.0 / curv  # per coordinate: FISTA on the Jacobi-preconditioned problem
     p0 = 0.5 * prob.yy
     kkt0 = jnp.max(jnp.abs(_residual(prob, jnp.zeros_like(w0), use_gram)[0]))
     unpenalized = (mu == 0) & (kappa == 0)
@@ -196,7 +222,7 @@ def _solve_one(prob, w0, lam, l1_ratio, d, tol, max_iter, check_every, use_gram,
         v = _residual(prob, z, use_gram)[0]
         grad = -v + kappa * d * z
         w_new = soft_threshold(z - step * grad, step * mu)
-        restart = jnp.dot(z - w_new, w_new - w) > 0
+        restart = jnp.dot((z - w_new) * curv, w_new - w) > 0  # in the preconditioned metric
         t_new = jnp.where(restart, 1.0, 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * t * t)))
         momentum = jnp.where(restart, 0.0, (t - 1.0) / t_new)
         return w_new, w_new + momentum * (w_new - w), t_new
@@ -335,7 +361,7 @@ def _lane_gaps(C, U, yy, W, mu, kappa, D, scale, unpenalized):
 
 
 def _ws_branch(
-    K, lanes, G, lip_G, W, V, done, it, score, tol, max_iter, check_every, patience, mixed
+    K, lanes, G, diag, lip_G, W, V, done, it, score, tol, max_iter, check_every, patience, mixed
 ):
     """Solve every lane not ``done`` on the working set of the ``K`` best-scored coordinates.
 
@@ -362,16 +388,18 @@ def _ws_branch(
     dtype = W.dtype
     full = K == G.shape[0]
     if full:  # every coordinate in order: G itself and its bound from the caller, no gathers
-        Gk, Grows, lip = G, G, lip_G
+        Gk, Grows, lip, diag_k = G, G, lip_G, diag
         take = lambda a: a
     else:
         idx = lax.top_k(score, K)[1]
         Grows = G[idx, :]
         Gk = Grows[:, idx]
-        lip = _lipschitz_bound(Gk)
+        diag_k = diag[idx]
+        inv = _inv_sqrt(diag_k)
+        lip = _lipschitz_bound(Gk * inv[:, None] * inv[None, :])
         take = lambda a: a[:, idx]
     Ck, Dk, Wk0 = take(C), take(D), take(W)
-    step = 1.0 / (lip + kappa * jnp.max(Dk, axis=1))
+    # per lane and coordinate (B, K): FISTA on the Jacobi-preconditioned problem
     # the gap costs O(K) per lane, the product O(K²): for small sets it is checked every
     # ``check_every`` iterations, where the per-iteration overhead would dominate
     period = 1 if K >= 256 else check_every
@@ -407,12 +435,14 @@ def _ws_branch(
         # exactly, and so its product; cheaper than selecting between old and new matrices
         Wk, Wp, Uk, Up, t, mom = st
         m = jnp.where(active, mom, 0.0)[:, None]
-        h = jnp.where(active, step, 0.0)
+        # recomputed in the step's fused loop: cheaper than reading a stored (B, K) matrix
+        curv = curvature(lip, diag_k[None, :], kappa[:, None], Dk)
+        h = jnp.where(active, 1.0, 0.0)[:, None] / curv
         Zk, UZ = Wk + m * (Wk - Wp), Uk + m * (Uk - Up)
         grad = UZ - Ck + kappa[:, None] * Dk * Zk
-        Wn = soft_threshold(Zk - h[:, None] * grad, (h * mu)[:, None])
+        Wn = soft_threshold(Zk - h * grad, h * mu[:, None])
         Un = product(Wn, Wk, Uk)
-        restart = jnp.sum((Zk - Wn) * (Wn - Wk), axis=1) > 0
+        restart = jnp.sum((Zk - Wn) * curv * (Wn - Wk), axis=1) > 0  # preconditioned metric
         tn = jnp.where(restart, 1.0, 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * t * t)))
         mom_n = jnp.where(restart, 0.0, (t - 1.0) / tn)
         return Wn, Wk, Un, Uk, jnp.where(active, tn, t), jnp.where(active, mom_n, mom)
@@ -450,7 +480,7 @@ def _ws_branch(
 
 
 def _solve_lanes(
-    G, lip_G, lanes, W, V, mu_prev, tol, max_iter, check_every, patience, sizes, mixed
+    G, diag, lip_G, lanes, W, V, mu_prev, tol, max_iter, check_every, patience, sizes, mixed
 ):
     """One strength for every lane: working-set rounds until each lane's full gap ≤ ``tol``.
 
@@ -490,6 +520,7 @@ def _solve_lanes(
                 K,
                 lanes,
                 G,
+                diag,
                 lip_G,
                 tol=tol,
                 max_iter=max_iter,
@@ -588,7 +619,10 @@ def fit_grid_shared(
     Xc, Yc = X - x_mean, y - y_mean[:, None]
     G = jnp.matmul(Xc.T, Xc, precision=hi) / n
     C = jnp.matmul(Yc, Xc, precision=hi) / n  # (S, p)
-    lip_G = _lipschitz_bound(G)  # for the full working set; smaller sets bound their own block
+    diag = jnp.diagonal(G)
+    inv = _inv_sqrt(diag)
+    # for the full working set (Jacobi-scaled); smaller sets bound their own block
+    lip_G = _lipschitz_bound(G * inv[:, None] * inv[None, :])
     yy = jnp.sum(Yc * Yc, axis=1) / n
     d_drop = jnp.mean(X * X, axis=0)
     # lanes in (problem, penalty) order
@@ -608,7 +642,19 @@ def fit_grid_shared(
         lanes = (C_l, yy_l, mu, kappa, D, scale, unpenalized)
         W0 = _extrapolate(W, W_prev, lam_b, lam1, lam2) if extrapolate else W
         Wn, V, out = _solve_lanes(
-            G, lip_G, lanes, W0, V, mu_prev, tol, max_iter, check_every, patience, sizes, mixed
+            G,
+            diag,
+            lip_G,
+            lanes,
+            W0,
+            V,
+            mu_prev,
+            tol,
+            max_iter,
+            check_every,
+            patience,
+            sizes,
+            mixed,
         )
         return (Wn, V, mu, W, lam_b, lam1), (Wn, *out)
 

@@ -19,9 +19,12 @@ The intercept ``b`` is never penalized. With an intercept the columns of X are c
 and makes the intercept orthogonal to the features.
 
 **Algorithm.** Accelerated proximal gradient (FISTA with O'Donoghue–Candès gradient restart) on
-the smooth block ``(W, b)``, soft-thresholding ``W`` only, so zeros are exact. The step is
-``1 / (L + λ(1-α))`` with ``L = ||X̃||₂² / (4n)`` (binary) or ``||X̃||₂² / (2n)`` (multinomial,
-Böhning's bound ``diag(p) - ppᵀ ⪯ I/2``), where ``X̃ = [X_c, 1]`` with an intercept, ``X`` without.
+the smooth block ``(W, b)``, soft-thresholding ``W`` only, so zeros are exact. The steps are per
+coordinate (Jacobi-preconditioned, so features in mixed units converge as if standardized):
+``1 / (L s_j + λ(1-α))`` for column j of ``W`` and ``1 / L`` for ``b``, with ``s_j`` the mean
+square of column j of ``X_c`` and ``L = ||X̃ S⁻¹ᐟ²||₂² / (4n)`` (binary) or ``/ (2n)``
+(multinomial, Böhning's bound ``diag(p) - ppᵀ ⪯ I/2``), where ``X̃ = [X_c, 1]`` with an
+intercept, ``X`` without.
 
 **Stopping: a duality gap.** The Fenchel dual of the problem is
 
@@ -72,7 +75,7 @@ import numpy as np
 from jax import lax
 from jax.scipy.special import xlogy
 
-from l1bench.fit import compiled
+from l1bench.fit import compiled, convex
 from l1bench.fit.convex import STATUS, ConvexResult
 from l1bench.grid import lambda_max as grid_lambda_max
 from l1bench.penalties import soft_threshold
@@ -99,10 +102,15 @@ class _Problem(NamedTuple):
     XtY: jax.Array  # (K', p) YᵀX/n
     x_mean: jax.Array  # (p,) column means removed from X (zeros without intercept)
     prior: jax.Array  # (K',) class frequencies (1/2 or 1/K without intercept)
-    lipschitz: jax.Array  # Lipschitz constant of the mean loss's gradient in (W, b)
+    # Lipschitz constant of the mean loss's gradient in (W, b) after Jacobi scaling of X's
+    # columns (see diag)
+    lipschitz: jax.Array
     b0: jax.Array  # (K',) optimal intercept at W = 0
     p0: jax.Array  # objective at W = 0 with the intercept b0
     kkt0: jax.Array  # largest gradient entry at W = 0, b = b0
+    # mean_i X_ij² of the (centred) X (p,): the Hessian in (W, b) is at most
+    # lipschitz · diag(diag, 1), the per-coordinate steps' bound (convex.curvature)
+    diag: jax.Array | None = None
 
 
 # -- the loss, for binary (one logit column) and multinomial (K columns) ---------------------------
@@ -148,9 +156,10 @@ def _prepare(X, y, n_classes: int, fit_intercept: bool) -> _Problem:
         Y = jax.nn.one_hot(y, n_classes, dtype=X.dtype)
     x_mean = X.mean(axis=0) if fit_intercept else jnp.zeros(p, X.dtype)
     Xc = X - x_mean
-    sigma2 = jnp.linalg.svd(Xc, compute_uv=False)[0] ** 2
+    diag = jnp.sum(Xc * Xc, axis=0) / n
+    sigma2 = jnp.linalg.svd(Xc * convex._inv_sqrt(diag), compute_uv=False)[0] ** 2
     if fit_intercept:
-        sigma2 = jnp.maximum(sigma2, n)  # [Xc, 1] has orthogonal blocks
+        sigma2 = jnp.maximum(sigma2, n)  # [Xc S⁻¹, 1] has orthogonal blocks
     lipschitz = sigma2 / n / (4.0 if binary else 2.0)
     tiny = jnp.finfo(X.dtype).tiny
     if fit_intercept:
@@ -168,7 +177,7 @@ def _prepare(X, y, n_classes: int, fit_intercept: bool) -> _Problem:
     XtY = jnp.matmul(Y.T, Xc, precision=_HI) / n
     # gradient in W at W = 0, b = b0 (XcᵀY/n up to sign with an intercept, as Xc is centred)
     kkt0 = jnp.max(jnp.abs(jnp.matmul((prior - Y).T, Xc, precision=_HI))) / n
-    return _Problem(Xc, Y, XtY, x_mean, prior, lipschitz, b0, p0, kkt0)
+    return _Problem(Xc, Y, XtY, x_mean, prior, lipschitz, b0, p0, kkt0, diag)
 
 
 def _logits(prob: _Problem, W, b):
@@ -241,7 +250,9 @@ def _solve_one(prob, start, lam, l1_ratio, tol, max_iter, check_every, binary, f
     """FISTA with adaptive restart from ``start = (W, b)`` for one strength."""
     mu = lam * l1_ratio
     kappa = lam * (1.0 - l1_ratio)
-    step = 1.0 / (prob.lipschitz + kappa)
+    # per coordinate (Jacobi-preconditioned FISTA): W's columns by the scale of X's, b by 1
+    curv_W = convex.curvature(prob.lipschitz, prob.diag, kappa, 1.0)
+    step, step_b = 1.0 / curv_W, 1.0 / prob.lipschitz
     unpenalized = (mu == 0) & (kappa == 0)
     tiny = jnp.finfo(prob.X.dtype).tiny
     scale = jnp.maximum(jnp.where(unpenalized, prob.kkt0, prob.p0), tiny)
@@ -253,8 +264,10 @@ def _solve_one(prob, start, lam, l1_ratio, tol, max_iter, check_every, binary, f
         W, b, zW, zb, t = state
         gW, gb, _ = _gradient(prob, _logits(prob, zW, zb), binary, fit_intercept)
         W_new = soft_threshold(zW - step * (gW + kappa * zW), step * mu)
-        b_new = zb - step * gb
-        restart = jnp.sum((zW - W_new) * (W_new - W)) + jnp.sum((zb - b_new) * (b_new - b)) > 0
+        b_new = zb - step_b * gb
+        # the restart test in the preconditioned metric
+        restart_W = jnp.sum((zW - W_new) * curv_W * (W_new - W))
+        restart = restart_W + prob.lipschitz * jnp.sum((zb - b_new) * (b_new - b)) > 0
         t_new = jnp.where(restart, 1.0, 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * t * t)))
         momentum = jnp.where(restart, 0.0, (t - 1.0) / t_new)
         zW = W_new + momentum * (W_new - W)

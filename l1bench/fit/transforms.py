@@ -30,6 +30,10 @@ from l1bench.penalties import soft_threshold
 
 OPTIMIZERS = ("adam", "sgd")
 
+# newer optax names it safe_increment, older releases only safe_int32_increment (a GPU image may
+# hold either)
+_safe_increment = getattr(optax, "safe_increment", None) or optax.safe_int32_increment
+
 
 def weight_mask(params) -> Any:
     """The penalized leaves of a :mod:`l1bench.models` pytree: True for every ``w``, else False.
@@ -110,7 +114,7 @@ def prox_l1(
             return (soft_threshold(p + u, jnp.asarray(threshold, p.dtype)) - p).astype(u.dtype)
 
         updates = jax.tree_util.tree_map(prox, updates, params, selected)
-        return updates, ProxL1State(count=optax.safe_increment(state.count))
+        return updates, ProxL1State(count=_safe_increment(state.count))
 
     return optax.GradientTransformation(init_fn, update_fn)
 
