@@ -188,8 +188,8 @@ def test_bad_input_raises_value_error_naming_the_field():
 def test_gram_ws_for_p_greater_than_n_matches_working_set_and_sklearn():
     # the batched Gram solver that accelerators run for p > n (forced here on the CPU): the
     # same optimum as the working-set solver and scikit-learn, each within its certified gap
-    X, Y = _data(seed=3, p=150, n_problems=4)
-    grid = _grid(X, Y, n_lambdas=10, ratio=0.02)
+    X, Y = _data(seed=3, p=150, n_problems=3)
+    grid = _grid(X, Y, n_lambdas=6, ratio=0.02)
     info: dict = {}
     res = convex.solve(grid, X, Y, tol=1e-10, algorithm="gram_ws", info=info)
     ref = workingset.solve(grid, X, Y, tol=1e-10)
