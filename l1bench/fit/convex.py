@@ -8,7 +8,8 @@ The problem, per fit (scikit-learn's ElasticNet objective with L2 weights ``d``)
      + \\lambda \\Big( \\alpha \\|w\\|_1 + \\frac{1-\\alpha}{2} \\sum_j d_j w_j^2 \\Big)
 
 The intercept is eliminated by centring (``b = ȳ - x̄ᵀw``), the smooth part is minimized by
-accelerated proximal gradient (FISTA with O'Donoghue–Candès adaptive restart) and the L1 part by
+accelerated proximal gradient (FISTA with O'Donoghue–Candès adaptive restart, with
+per-coordinate steps from the Gram matrix's diagonal: :func:`curvature`) and the L1 part by
 soft-thresholding, so zeros are exact. Each fit stops when its duality gap is at most
 ``tol · P(0)``, where ``P(0) = ||y - ȳ||² / (2n)`` is the objective at ``w = 0``; the gap is
 checked every ``check_every`` iterations. Two Fenchel dual points are evaluated at ``θ = r / n``
@@ -399,7 +400,6 @@ def _ws_branch(
         lip = _lipschitz_bound(Gk * inv[:, None] * inv[None, :])
         take = lambda a: a[:, idx]
     Ck, Dk, Wk0 = take(C), take(D), take(W)
-    # per lane and coordinate (B, K): FISTA on the Jacobi-preconditioned problem
     # the gap costs O(K) per lane, the product O(K²): for small sets it is checked every
     # ``check_every`` iterations, where the per-iteration overhead would dominate
     period = 1 if K >= 256 else check_every
@@ -435,7 +435,8 @@ def _ws_branch(
         # exactly, and so its product; cheaper than selecting between old and new matrices
         Wk, Wp, Uk, Up, t, mom = st
         m = jnp.where(active, mom, 0.0)[:, None]
-        # recomputed in the step's fused loop: cheaper than reading a stored (B, K) matrix
+        # steps per lane and coordinate (Jacobi-preconditioned FISTA), recomputed in the
+        # step's fused loop: cheaper than reading a stored (B, K) matrix
         curv = curvature(lip, diag_k[None, :], kappa[:, None], Dk)
         h = jnp.where(active, 1.0, 0.0)[:, None] / curv
         Zk, UZ = Wk + m * (Wk - Wp), Uk + m * (Uk - Up)
@@ -582,7 +583,8 @@ def fit_grid_shared(
     matrix is p × p, chosen by default where ``p <= n``, and for ``p > n`` on accelerators).
 
     All S·P fits (problems × penalties) are the rows ("lanes") of one (S·P, p) matrix ``W`` and
-    share one Gram matrix ``G = Xcᵀ Xc / n`` (built once) and one step bound, so every gradient
+    share one Gram matrix ``G = Xcᵀ Xc / n`` (built once) and its per-coordinate step bounds
+    (:func:`curvature`), so every gradient
     is one matrix product ``C - W G``. Along each strength path (warm starts, from the secant
     through the last two solutions) a strength is solved in working-set rounds
     (:func:`_solve_lanes`): the restricted problems on the union of the lanes' working sets are
