@@ -321,8 +321,10 @@ def ws_sizes(p: int, smallest: int = WS_MIN) -> tuple[int, ...]:
     return (*sizes, p)
 
 
-def _lipschitz_bound(G, n_iter: int = 40):
-    """Step bound for the PSD matrix ``G``: ``min(gershgorin, 1.02 · power)`` ≈ ``λ_max(G)``.
+def _lipschitz_bound(G, inv=None, n_iter: int = 40):
+    """Step bound for the PSD matrix ``G``: ``min(gershgorin, 1.02 · power)`` ≈ ``λ_max(G)``;
+    with ``inv`` (p,), the bound for the scaled ``diag(inv) G diag(inv)``, without forming it
+    (the scaling is applied in the matrix-vector products and Gershgorin's row sums).
 
     Power iteration from a fixed generic vector gives a Rayleigh quotient ``ρ ≤ λ_max``; a 2%
     margin covers its remaining error in practice. It is not a guaranteed upper bound: a larger
@@ -335,17 +337,19 @@ def _lipschitz_bound(G, n_iter: int = 40):
     """
     hi = lax.Precision.HIGHEST
     p = G.shape[0]
+    inv = jnp.ones(p, G.dtype) if inv is None else inv
     x = 1.0 + 0.5 * jnp.sin(jnp.arange(p, dtype=G.dtype) * 1.618) / jnp.sqrt(
         jnp.asarray(p, G.dtype)
     )
+    apply = lambda x: inv * jnp.matmul(G, inv * x, precision=hi)
 
     def body(_, x):
-        y = jnp.matmul(G, x, precision=hi)
+        y = apply(x)
         return y / jnp.maximum(jnp.linalg.norm(y), jnp.finfo(G.dtype).tiny)
 
     x = lax.fori_loop(0, n_iter, body, x / jnp.linalg.norm(x))
-    rayleigh = x @ jnp.matmul(G, x, precision=hi)
-    gershgorin = jnp.max(jnp.sum(jnp.abs(G), axis=1))
+    rayleigh = x @ apply(x)
+    gershgorin = jnp.max(inv * jnp.sum(jnp.abs(G) * inv[None, :], axis=1))
     return jnp.minimum(gershgorin, 1.02 * rayleigh)
 
 
@@ -396,8 +400,7 @@ def _ws_branch(
         Grows = G[idx, :]
         Gk = Grows[:, idx]
         diag_k = diag[idx]
-        inv = _inv_sqrt(diag_k)
-        lip = _lipschitz_bound(Gk * inv[:, None] * inv[None, :])
+        lip = _lipschitz_bound(Gk, _inv_sqrt(diag_k))
         take = lambda a: a[:, idx]
     Ck, Dk, Wk0 = take(C), take(D), take(W)
     # the gap costs O(K) per lane, the product O(K²): for small sets it is checked every
@@ -622,9 +625,8 @@ def fit_grid_shared(
     G = jnp.matmul(Xc.T, Xc, precision=hi) / n
     C = jnp.matmul(Yc, Xc, precision=hi) / n  # (S, p)
     diag = jnp.diagonal(G)
-    inv = _inv_sqrt(diag)
     # for the full working set (Jacobi-scaled); smaller sets bound their own block
-    lip_G = _lipschitz_bound(G * inv[:, None] * inv[None, :])
+    lip_G = _lipschitz_bound(G, _inv_sqrt(diag))
     yy = jnp.sum(Yc * Yc, axis=1) / n
     d_drop = jnp.mean(X * X, axis=0)
     # lanes in (problem, penalty) order
