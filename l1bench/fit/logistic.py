@@ -110,7 +110,7 @@ class _Problem(NamedTuple):
     kkt0: jax.Array  # largest gradient entry at W = 0, b = b0
     # mean_i X_ij² of the (centred) X (p,): the Hessian in (W, b) is at most
     # lipschitz · diag(diag, 1), the per-coordinate steps' bound (convex.curvature)
-    diag: jax.Array | None = None
+    diag: jax.Array
 
 
 # -- the loss, for binary (one logit column) and multinomial (K columns) ---------------------------
