@@ -14,7 +14,9 @@ a fit sits in the grid. Nor does it depend on the level: the levels of draw ``d`
 missing features and label flips, threshold) one sample, so an error-versus-level curve is one
 smooth curve per draw, its slope not blurred by fresh draws at every level, and the random
 numbers are generated once per draw. Deterministic models (the adversarial worst cases) use one
-draw.
+draw. On a CPU the draws are split into ranges run concurrently from one host thread per core
+(``threads``, :func:`_run_suite`): a draw's key does not depend on where it runs, so the
+errors are the one-call errors (to rounding).
 
 Two ways to compute the errors, chosen per noise model (``method``, :func:`choose_method`;
 each result says which ran):
@@ -46,6 +48,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import NamedTuple
 
@@ -54,6 +57,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from l1bench import metrics, models
+from l1bench.fit import compiled
 from l1bench.noise import NOISE_MODELS, SuiteEntry, check_entry
 
 NOISE_STREAM = 4  # the "noise" stream of a seed's key (init 0, dropout 1, batches 2, ...)
@@ -107,8 +111,8 @@ def choose_method(method: str, *, task, depth, n_out, target, n, p, n_fits) -> s
 METHODS = ("auto", "direct", "quadratic")
 
 
-def _over_draws(f, base, lv, draws, *, loop=False):
-    """``f(key, level)`` for every level and draw; leaves (L, D, ...).
+def _over_draws(f, base, lv, ds, *, loop=False):
+    """``f(key, level)`` for every level and every draw index of ``ds`` (D,); leaves (L, D, ...).
 
     Draw ``d`` uses the key ``fold_in(base, d)`` at every level, so its random numbers are
     one sample, only scaled or thresholded per level. ``loop=False`` vmaps both axes (the key
@@ -123,12 +127,11 @@ def _over_draws(f, base, lv, draws, *, loop=False):
         at = lambda level: f(k, level)
         return jax.lax.map(at, lv) if loop else jax.vmap(at)(lv)
 
-    ds = jnp.arange(draws)
     out = jax.lax.map(one_draw, ds) if loop else jax.vmap(one_draw)(ds)
     return jax.tree_util.tree_map(lambda a: jnp.swapaxes(a, 0, 1), out)
 
 
-def _direct(fn, outputs, opts, draws, lv, ps, Xs, ys, base, ctx):
+def _direct(fn, outputs, opts, ds, lv, ps, Xs, ys, base, ctx):
     """Every fit's errors from its predictions on every perturbed test set: (F, L, D) each.
 
     The predictions come from the noise model's closed-form ``outputs`` where it has one
@@ -146,7 +149,7 @@ def _direct(fn, outputs, opts, draws, lv, ps, Xs, ys, base, ctx):
                 out = jax.vmap(lambda x: models.apply(p2, x, activation=activation))(X2)
             return metrics._errors(out, y2, task)
 
-        return _over_draws(perturbed, base, lv, draws)
+        return _over_draws(perturbed, base, lv, ds)
 
     return jax.vmap(per_fit)(ps)
 
@@ -170,7 +173,7 @@ def _forms(U, G):
     return jnp.sum((U @ G) * U, axis=1)
 
 
-def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
+def _quadratic(fn, opts, ds, lv, target, additive, ps, Xs, ys, base, ctx):
     """The MSE and R² of every fit as a quadratic form in its centred weights: (F, L, D) each.
 
     With A = [X', 1] (n × (p+1)), u_f = [w_f, b_f] − [w_r, b_r] (centred on the reference
@@ -210,7 +213,7 @@ def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
     U = V - vr  # (F, p+1)
     Ut = _tilde(U)  # (F, q)
     p_ref = jax.tree_util.tree_map(lambda a: a[ref], ps)
-    L, D, F = lv.shape[0], draws, U.shape[0]
+    L, D, F = lv.shape[0], ds.shape[0], U.shape[0]
     Z0 = jnp.concatenate([A, (ys - A @ vr)[:, None]], axis=1)  # (n, q): [A, r] on clean data
     G0 = (Z0.T @ Z0) / n
 
@@ -230,7 +233,7 @@ def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
             P01 = (Z0.T @ Z1) / n
             return (P01 + P01.T)[iu, ju], (Z1.T @ Z1)[iu, ju] / n
 
-        S, G11 = jax.lax.map(terms, jnp.arange(D))  # (D, T) each
+        S, G11 = jax.lax.map(terms, ds)  # (D, T) each
         lin, sq = M @ S.T, M @ G11.T  # (F, D) each
         base_mse = M @ G0[iu, ju]  # (F,)
         mse = base_mse[:, None, None] + lv[None, :, None] * lin[:, None, :]
@@ -245,7 +248,7 @@ def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
             Z = jnp.concatenate([X2, one, r[:, None]], axis=1)
             return (Z.T @ Z)[iu, ju] / n, jnp.var(y2)
 
-        Gp, var = _over_draws(gram, base, lv, D, loop=True)  # (L, D, T), (L, D)
+        Gp, var = _over_draws(gram, base, lv, ds, loop=True)  # (L, D, T), (L, D)
         mse = (M @ Gp.reshape(L * D, -1).T).reshape(F, L, D)
     elif target == "labels":
         quad = _forms(U, Gxx)  # (F,)
@@ -255,7 +258,7 @@ def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
             r = y2 - A @ vr
             return (A.T @ r) / n, (r @ r) / n, jnp.var(y2)
 
-        c, s, var = _over_draws(column, base, lv, D)  # (L, D, p+1), (L, D), (L, D)
+        c, s, var = _over_draws(column, base, lv, ds)  # (L, D, p+1), (L, D), (L, D)
         mse = quad[:, None, None] - 2.0 * jnp.einsum("fi,ldi->fld", U, c) + s[None]
     elif additive:  # params: w' = w + ℓE, the same E for every fit
         zero = jax.tree_util.tree_map(jnp.zeros_like, p_ref)
@@ -264,7 +267,7 @@ def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
             p2 = perturb(jax.random.fold_in(base, d), jnp.ones((), dt), params=zero)[2]
             return jnp.concatenate([p2[0]["w"][:, 0], p2[0]["b"], jnp.zeros((1,), dt)])
 
-        Et = jax.vmap(shift)(jnp.arange(D))  # (D, q), ẽ per draw
+        Et = jax.vmap(shift)(ds)  # (D, q), ẽ per draw
         GE = Et @ G0  # (D, q)
         base_mse = _forms(Ut, G0)  # (F,)
         cross, sq = Ut @ GE.T, jnp.sum(GE * Et, axis=1)  # (F, D), (D,)
@@ -278,7 +281,7 @@ def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
             return jnp.concatenate([p2[0]["w"][..., 0], p2[0]["b"]], axis=1) - vr
 
         # every perturbed fit of every draw, then the forms as one (L·D·F, p+1) product
-        U2 = _over_draws(perturbed, base, lv, D, loop=True).reshape(-1, U.shape[1])
+        U2 = _over_draws(perturbed, base, lv, ds, loop=True).reshape(-1, U.shape[1])
         mse = _forms(_tilde(U2), G0).reshape(L, D, F)
         mse = jnp.moveaxis(mse, -1, 0)
         var = clean_var
@@ -287,32 +290,45 @@ def _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx):
 
 
 @partial(jax.jit, static_argnames=("spec", "task", "activation", "n_classes"))
-def _evaluate_suite(params, X, y, keys, levels, *, spec, task, activation, n_classes):
-    """The compiled core: a tuple, per suite model, of the metric tuples (S, F, L, D).
+def _evaluate_suite(params, X, y, keys, levels, ds, *, spec, task, activation, n_classes):
+    """The compiled core: a tuple, per entry of ``spec``, of the metric tuples (S, F, L, D).
 
-    ``spec`` is static: per model ``(fn, sorted option items, draws, method, target,
-    additive, outputs)``;
-    ``levels`` a tuple of (L_m,) arrays; ``keys`` (S,) one key per problem.
+    ``spec`` is static: per model ``(index in the suite, fn, sorted option items, random,
+    method, target, additive, outputs)``; ``levels`` a tuple of (L_m,) arrays; ``keys`` (S,)
+    one key per problem; ``ds`` (D,) the draw indices the random models run (a deterministic
+    one runs draw 0 alone, D = 1).
     """
     ctx = {"task": task, "activation": activation, "n_classes": n_classes}
+    first = jnp.zeros((1,), ds.dtype)
 
-    def one_model(i, fn, opts, draws, method, target, additive, outputs, lv):
+    def one_model(i, fn, opts, random, method, target, additive, outputs, lv):
+        draw_ids = ds if random else first
+
         def per_problem(ps, Xs, ys, key):
             base = jax.random.fold_in(key, i)
             if method == "quadratic":
-                return _quadratic(fn, opts, draws, lv, target, additive, ps, Xs, ys, base, ctx)
-            return _direct(fn, outputs, opts, draws, lv, ps, Xs, ys, base, ctx)
+                return _quadratic(fn, opts, draw_ids, lv, target, additive, ps, Xs, ys, base, ctx)
+            return _direct(fn, outputs, opts, draw_ids, lv, ps, Xs, ys, base, ctx)
 
         return jax.vmap(per_problem)(params, X, y, keys)
 
     return tuple(
         one_model(i, fn, dict(opts), *rest, lv)
-        for i, ((fn, opts, *rest), lv) in enumerate(zip(spec, levels, strict=True))
+        for (i, fn, opts, *rest), lv in zip(spec, levels, strict=True)
     )
 
 
-def _run_suite(params, X, y, keys, suite, draws, task, activation, n_classes, method):
-    """Run the compiled core; returns ``(values, methods)``, one per suite entry."""
+def _run_suite(params, X, y, keys, suite, draws, task, activation, n_classes, method, threads):
+    """Run the compiled core; returns ``(values, methods)``, one per suite entry.
+
+    On a CPU the draws of the random models are split into up to ``threads`` equal ranges
+    (:func:`l1bench.fit.compiled.threaded_chunks`), run concurrently from host threads: the
+    random numbers and small products of one range keep about one core busy. Range ``j``
+    runs the draws ``j·c .. j·c + c − 1`` of every random model (the last range padded past
+    ``draws``, the padding dropped), the first range also the deterministic models; one
+    executable serves every range but the first. Draw ``d``'s key is ``fold_in(base, d)``
+    wherever it runs, so the errors are the one-call errors (to rounding).
+    """
     ws = models.weights(params)
     dtype = ws[0].dtype
     n, p = X.shape[-2:]
@@ -331,29 +347,64 @@ def _run_suite(params, X, y, keys, suite, draws, task, activation, n_classes, me
     )
     spec = tuple(
         (
+            i,
             e.model.fn,
             tuple(sorted(e.options.items())),
-            draws if e.model.random else 1,
+            e.model.random,
             m,
             e.model.target,
             e.model.additive,
             e.model.outputs,
         )
-        for e, m in zip(suite, methods, strict=True)
+        for i, (e, m) in enumerate(zip(suite, methods, strict=True))
     )
     levels = tuple(jnp.asarray(e.levels, dtype) for e in suite)
-    vals = _evaluate_suite(
-        params,
-        jnp.asarray(X, dtype),
-        jnp.asarray(y, dtype),
-        keys,
-        levels,
-        spec=spec,
-        task=task,
-        activation=activation,
-        n_classes=n_classes,
-    )
-    return vals, methods
+    random = [e.model.random for e in suite]
+    X, y = jnp.asarray(X, dtype), jnp.asarray(y, dtype)
+    threads = compiled.host_pool_threads() if threads is None else threads
+    k = compiled.threaded_chunks(draws, threads) if any(random) else 1
+    c = -(-draws // k)
+
+    def run(j):  # range j of the draws: the entries it runs, and their values
+        keep = [s for s, r in enumerate(random) if r or j == 0]
+        with jax.default_matmul_precision(compiled.MATMUL_PRECISION):
+            vals = _evaluate_suite(
+                params,
+                X,
+                y,
+                keys,
+                tuple(levels[s] for s in keep),
+                jnp.arange(j * c, (j + 1) * c),
+                spec=tuple(spec[s] for s in keep),
+                task=task,
+                activation=activation,
+                n_classes=n_classes,
+            )
+        return dict(zip(keep, vals, strict=True))
+
+    if k == 1:
+        vals = run(0)
+        return tuple(vals[s] for s in range(len(suite))), methods
+    with ThreadPoolExecutor(k) as pool:
+        parts = list(pool.map(lambda j: jax.device_get(run(j)), range(k)))
+    compiled.note_threads(k)  # the manifest's ``threads``
+    joined = [
+        tuple(
+            np.concatenate([part[s][m] for part in parts], axis=3)[..., :draws]
+            for m in range(len(parts[0][s]))
+        )
+        if r
+        else parts[0][s]
+        for s, r in enumerate(random)
+    ]
+    return tuple(joined), methods
+
+
+def _check_threads(threads) -> None:
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1
+    ):
+        raise ValueError(f"threads={threads!r} must be an integer >= 1, or None (every core)")
 
 
 @jax.jit
@@ -374,6 +425,7 @@ def evaluate(
     activation: str = "relu",
     n_classes: int | None = None,
     method: str = "auto",
+    threads: int | None = None,
 ) -> list[NoiseErrors]:
     """Errors of every fit of every problem under every noise model of ``suite``, one jit.
 
@@ -389,6 +441,8 @@ def evaluate(
       activation: the MLP's hidden activation.
       method: ``auto`` | ``direct`` | ``quadratic`` (:func:`choose_method`); the one that ran
         is each result's ``method``.
+      threads: on a CPU, split the random models' draws over up to this many host threads
+        (:func:`_run_suite`); None (default): one per usable core. Ignored on accelerators.
 
     Returns:
       One :class:`NoiseErrors` per suite entry, arrays (S, F, levels, draws) named as
@@ -398,9 +452,10 @@ def evaluate(
         raise ValueError("robustness needs a test set: set dataset.test_size > 0")
     if not suite:
         return []
+    _check_threads(threads)
     keys = _noise_keys(jnp.asarray(seeds))
     vals, methods = _run_suite(
-        params, X, y, keys, suite, draws, task, activation, n_classes or 2, method
+        params, X, y, keys, suite, draws, task, activation, n_classes or 2, method, threads
     )
     names = metrics.ERRORS[task]
     return [
@@ -454,6 +509,7 @@ def evaluate_fits(
     key,
     activation: str = "relu",
     method: str = "auto",
+    threads: int | None = None,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Errors of a batch of fitted models under a noise suite, in one compiled call.
 
@@ -470,6 +526,7 @@ def evaluate_fits(
       activation: the MLP's hidden activation.
       method: ``auto`` | ``direct`` | ``quadratic``: how regression MSEs are computed
         (:func:`choose_method`; the values agree to rounding).
+      threads: on a CPU, host threads the draws are split over (:func:`evaluate`).
 
     Returns:
       ``{noise_name: {metric: (F, n_levels, n_draws) array}}`` with metric ``mse`` for
@@ -491,6 +548,7 @@ def evaluate_fits(
         )
     if method not in METHODS:
         raise ValueError(f"method={method!r}; choose one of {', '.join(METHODS)}")
+    _check_threads(threads)
     ws = models.weights(params_batch)
     if any(w.ndim != 3 for w in ws):
         raise ValueError(
@@ -523,6 +581,7 @@ def evaluate_fits(
         activation,
         n_classes,
         method,
+        threads,
     )
     out = {}
     for e, v in zip(entries, vals, strict=True):

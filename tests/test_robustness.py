@@ -556,3 +556,52 @@ def test_missing_features_are_nested_across_levels():
     mse = out["feature_dropout"]["mse"]  # (p, L, D): the share present
     assert np.all(np.diff(mse, axis=1) <= 0)
     assert np.all(mse[:, 0] - mse[:, -1] > 0)  # and higher levels do remove more
+
+
+# ---------------------------------------------------------------- draws over host threads
+
+
+@pytest.mark.parametrize("task", ["regression", "binary"])
+def test_draws_split_over_host_threads_give_the_one_call_errors(monkeypatch, task, binary):
+    """Three host threads (draws 0-1, 2-3, 4 and a padded 5; the deterministic worst case in
+    the first range only) give the one-call errors of every model to rounding, on both
+    methods (regression's forms, classification's direct path), and really ran three ranges."""
+    monkeypatch.setattr(robustness.compiled, "host_pool_threads", lambda: 3)
+    rng = np.random.default_rng(8)
+    X, y = binary if task == "binary" else (rng.standard_normal((80, 6)), rng.standard_normal(80))
+    fits = _batch(*(_path_like(rng, 12, 6)[1:]))
+    suite = [(name, lv, *opt) for name, lv, *opt in RANDOM_SUITE if task == "regression"]
+    suite = suite or [("gaussian", [0.3]), ("adversarial_linf", [0.1]), ("label_noise", [0.2])]
+    kwargs = dict(task=task, suite=suite, draws=5, key=3)
+    one = robustness.evaluate_fits(fits, X, y, threads=1, **kwargs)
+    ranges = []
+    core = robustness._evaluate_suite
+
+    def spy(*args, **kw):
+        ranges.append(np.asarray(args[5]).tolist())
+        return core(*args, **kw)
+
+    monkeypatch.setattr(robustness, "_evaluate_suite", spy)
+    split = robustness.evaluate_fits(fits, X, y, threads=3, **kwargs)
+    assert sorted(ranges) == [[0, 1], [2, 3], [4, 5]]  # concurrently, in any order
+    assert one.keys() == split.keys()
+    for name, errs in one.items():
+        for metric, a in errs.items():
+            assert split[name][metric].shape == a.shape, (name, metric)
+            np.testing.assert_allclose(split[name][metric], a, rtol=1e-12, atol=1e-15)
+
+
+def test_threads_must_be_a_positive_integer(regression):
+    X, y = regression
+    for bad in (0, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="threads="):
+            robustness.evaluate_fits(
+                _batch(W, B),
+                X,
+                y,
+                task="regression",
+                suite=[("gaussian", [0.1])],
+                draws=2,
+                key=0,
+                threads=bad,
+            )

@@ -1,8 +1,9 @@
 """Case F: robustness evaluation of many linear models under a noise suite.
 
 l1bench's :func:`l1bench.robustness.evaluate` (every fit × noise model × level × draw in one
-jit; ``method="auto"`` picks the quadratic form ``MSE_f = vᵀGv`` here, F = 1000 fits ≫ p = 50)
-against a NumPy loop over (noise model, draw, level), under the mission's six kinds of noise
+jit, run as one range of draws per core; ``method="auto"`` picks the quadratic
+form ``MSE_f = vᵀGv`` here, F = 1000 fits ≫ p = 50) against a NumPy loop over (noise model,
+draw, level), under the mission's six kinds of noise
 (:data:`NOISE`):
 
 * ``NumPy loop`` — the direct computation, vectorized over models per perturbation
@@ -28,6 +29,7 @@ import numpy as np
 
 from experiments.bench.common import DEFAULTS, fixed_work
 from l1bench import robustness
+from l1bench.fit import compiled
 from l1bench.noise import check_entry
 
 # random, heavy-tailed, missing-feature, label, adversarial and parameter noise. The heavy tail
@@ -214,8 +216,10 @@ def run_case(
         ran = ", ".join(sorted(set(methods.values())))
         # the same draws computed directly (untimed): the quadratic form must agree to rounding
         direct, _ = l1bench_eval(*args, method="direct")
+        threads = compiled.threaded_chunks(draws, compiled.host_pool_threads())
         rec.quality = (
-            f"method {ran}; max rel. difference vs method=direct {_max_rel(out, direct):.1e}"
+            f"method {ran}; draws over {threads} host thread(s); max rel. difference vs "
+            f"method=direct {_max_rel(out, direct):.1e}"
         )
         ref = out if ref is None else ref
         log(

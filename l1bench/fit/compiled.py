@@ -90,6 +90,11 @@ def host_pool_threads() -> int:
         return os.cpu_count() or 1
 
 
+def note_threads(k: int) -> None:
+    """Record that one call ran on ``k`` host threads (read back by :func:`threads_used`)."""
+    SHARD["threads"] = max(SHARD["threads"], int(k))
+
+
 def max_shards() -> int:
     """How many devices a batch may be split over: all of them, but on CPU fewer than the pool.
 
@@ -231,7 +236,7 @@ def call(
         timings["fit_s"] = timings.get("fit_s", 0.0) + t2 - t1
     if n > 1:
         SHARD["used"] = max(SHARD["used"], n)
-    SHARD["threads"] = max(SHARD["threads"], k)
+    note_threads(k)
     if padded != size:
         out = jax.tree_util.tree_map(lambda a: a[:size], out)
     return out
