@@ -60,6 +60,7 @@ from l1bench import metrics, models
 from l1bench.fit import compiled
 from l1bench.noise import NOISE_MODELS, SuiteEntry, check_entry
 
+_COMPILED: set = set()  # the argument signatures :func:`_run_suite` has run split over threads
 NOISE_STREAM = 4  # the "noise" stream of a seed's key (init 0, dropout 1, batches 2, ...)
 
 
@@ -325,9 +326,10 @@ def _run_suite(params, X, y, keys, suite, draws, task, activation, n_classes, me
     (:func:`l1bench.fit.compiled.threaded_chunks`), run concurrently from host threads: the
     random numbers and small products of one range keep about one core busy. Range ``j``
     runs the draws ``j·c .. j·c + c − 1`` of every random model (the last range padded past
-    ``draws``, the padding dropped), the first range also the deterministic models; one
-    executable serves every range but the first. Draw ``d``'s key is ``fold_in(base, d)``
-    wherever it runs, so the errors are the one-call errors (to rounding).
+    ``draws``, the padding dropped); every range also runs the deterministic models (draw 0,
+    on its own core: so one executable serves every range, compiled once). Draw ``d``'s key
+    is ``fold_in(base, d)`` wherever it runs, so the errors are the one-call errors (to
+    rounding).
     """
     ws = models.weights(params)
     dtype = ws[0].dtype
@@ -365,39 +367,44 @@ def _run_suite(params, X, y, keys, suite, draws, task, activation, n_classes, me
     k = compiled.threaded_chunks(draws, threads) if any(random) else 1
     c = -(-draws // k)
 
-    def run(j):  # range j of the draws: the entries it runs, and their values
-        keep = [s for s, r in enumerate(random) if r or j == 0]
+    def run(j):  # every model's errors on range j of the draws (host arrays)
         with jax.default_matmul_precision(compiled.MATMUL_PRECISION):
             vals = _evaluate_suite(
                 params,
                 X,
                 y,
                 keys,
-                tuple(levels[s] for s in keep),
+                levels,
                 jnp.arange(j * c, (j + 1) * c),
-                spec=tuple(spec[s] for s in keep),
+                spec=spec,
                 task=task,
                 activation=activation,
                 n_classes=n_classes,
             )
-        return dict(zip(keep, vals, strict=True))
+        return vals if k == 1 else jax.device_get(vals)
 
     if k == 1:
-        vals = run(0)
-        return tuple(vals[s] for s in range(len(suite))), methods
+        return run(0), methods
+    # every range runs one program (the draw indices are traced): on a first call range 0 runs
+    # alone and compiles it, then the others run concurrently (concurrent first calls would
+    # each compile it)
+    leaves = jax.tree_util.tree_leaves((params, X, y, keys, levels))
+    signature = (spec, task, activation, n_classes, c, *((a.shape, a.dtype) for a in leaves))
+    parts = [] if signature in _COMPILED else [run(0)]
+    _COMPILED.add(signature)
     with ThreadPoolExecutor(k) as pool:
-        parts = list(pool.map(lambda j: jax.device_get(run(j)), range(k)))
+        parts += pool.map(run, range(len(parts), k))
     compiled.note_threads(k)  # the manifest's ``threads``
-    joined = [
+    joined = tuple(
         tuple(
             np.concatenate([part[s][m] for part in parts], axis=3)[..., :draws]
-            for m in range(len(parts[0][s]))
+            for m in range(len(v))
         )
         if r
-        else parts[0][s]
-        for s, r in enumerate(random)
-    ]
-    return tuple(joined), methods
+        else v  # deterministic: draw 0 in every range, the same errors
+        for s, (r, v) in enumerate(zip(random, parts[0], strict=True))
+    )
+    return joined, methods
 
 
 def _check_threads(threads) -> None:

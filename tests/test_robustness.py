@@ -563,9 +563,10 @@ def test_missing_features_are_nested_across_levels():
 
 @pytest.mark.parametrize("task", ["regression", "binary"])
 def test_draws_split_over_host_threads_give_the_one_call_errors(monkeypatch, task, binary):
-    """Three host threads (draws 0-1, 2-3, 4 and a padded 5; the deterministic worst case in
-    the first range only) give the one-call errors of every model to rounding, on both
-    methods (regression's forms, classification's direct path), and really ran three ranges."""
+    """Three host threads (draws 0-1, 2-3, 4 and a padded 5; the deterministic worst case at
+    draw 0 in each) give the one-call errors of every model to rounding, on both methods
+    (regression's forms, classification's direct path), really ran three ranges, and compiled
+    one executable for them, also when called again."""
     monkeypatch.setattr(robustness.compiled, "host_pool_threads", lambda: 3)
     rng = np.random.default_rng(8)
     X, y = binary if task == "binary" else (rng.standard_normal((80, 6)), rng.standard_normal(80))
@@ -582,13 +583,17 @@ def test_draws_split_over_host_threads_give_the_one_call_errors(monkeypatch, tas
         return core(*args, **kw)
 
     monkeypatch.setattr(robustness, "_evaluate_suite", spy)
-    split = robustness.evaluate_fits(fits, X, y, threads=3, **kwargs)
-    assert sorted(ranges) == [[0, 1], [2, 3], [4, 5]]  # concurrently, in any order
-    assert one.keys() == split.keys()
-    for name, errs in one.items():
-        for metric, a in errs.items():
-            assert split[name][metric].shape == a.shape, (name, metric)
-            np.testing.assert_allclose(split[name][metric], a, rtol=1e-12, atol=1e-15)
+    executables = core._cache_size()
+    for _ in range(2):  # the first call compiles (range 0 alone first), the second is warm
+        ranges.clear()
+        split = robustness.evaluate_fits(fits, X, y, threads=3, **kwargs)
+        assert sorted(ranges) == [[0, 1], [2, 3], [4, 5]]  # concurrently, in any order
+        assert core._cache_size() == executables + 1
+        assert one.keys() == split.keys()
+        for name, errs in one.items():
+            for metric, a in errs.items():
+                assert split[name][metric].shape == a.shape, (name, metric)
+                np.testing.assert_allclose(split[name][metric], a, rtol=1e-12, atol=1e-15)
 
 
 def test_threads_must_be_a_positive_integer(regression):
