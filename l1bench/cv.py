@@ -9,7 +9,8 @@ as ``LassoCV`` does).
 
 Selection follows glmnet: ``best`` is the strength with the smallest mean validation error over
 folds, ``one_se`` the strongest one whose mean error is within one standard error
-(``sd / sqrt(K)`` over folds) of the best. This module does not import jax.
+(``sd / sqrt(K)`` over the K folds; a fold whose fit failed, NaN, is left out of the mean,
+the sd and K) of the best. This module does not import jax.
 """
 
 from __future__ import annotations
@@ -72,14 +73,19 @@ def select(errors: np.ndarray, valid: np.ndarray, *, higher_is_better: bool = Fa
     """Pick strengths from fold errors.
 
     Args:
-      errors: (S, K, P, L) validation error of every fold fit (NaN for failed fits).
+      errors: (S, K, P, L) validation error of every fold fit (NaN for failed fits, which
+        are left out of each strength's mean and standard error).
       valid: (P, L) False for padded path points (never selected).
       higher_is_better: for scores such as accuracy.
     """
     e = -errors if higher_is_better else errors
-    k = e.shape[1]
-    mean = np.nanmean(e, axis=1)
-    se = np.nanstd(e, axis=1, ddof=1) / np.sqrt(k) if k > 1 else np.zeros_like(mean)
+    # over the folds whose fit did not fail: mean, and sd / sqrt(count) (0 from one fold)
+    ok = ~np.isnan(e)
+    count = ok.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, np.where(ok, e, 0.0).sum(axis=1) / count, np.nan)
+        ss = np.where(ok, (e - mean[:, None]) ** 2, 0.0).sum(axis=1)
+        se = np.where(count > 1, np.sqrt(ss / ((count - 1) * count)), 0.0)
     masked = np.where(valid[None], mean, np.inf)
     masked = np.where(np.isnan(masked), np.inf, masked)
     best = np.argmin(masked, axis=-1)

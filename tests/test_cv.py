@@ -36,6 +36,24 @@ def test_one_se_rule_on_a_hand_made_curve():
     assert sel.one_se[0, 0] == within.min() == 1  # a stronger λ within one SE of the best
 
 
+def test_failed_folds_are_left_out_of_the_mean_and_the_standard_error():
+    """A NaN fold (a diverged fit) counts in neither the mean nor the SE's sqrt(K): glmnet's
+    rule over the folds that remain; one remaining fold gives SE 0, none a NaN mean."""
+    rng = np.random.default_rng(0)
+    err = rng.uniform(1.0, 2.0, (4, 5))
+    err[2, 0] = np.nan
+    err[1:, 3] = np.nan  # one fold left
+    err[:, 4] = np.nan  # none left
+    sel = cv.select(err[None, :, None, :], np.ones((1, 5), bool))
+    for j in range(4):
+        col = err[:, j][~np.isnan(err[:, j])]
+        np.testing.assert_allclose(sel.mean[0, 0, j], col.mean(), rtol=1e-14)
+        se = col.std(ddof=1) / np.sqrt(col.size) if col.size > 1 else 0.0
+        np.testing.assert_allclose(sel.se[0, 0, j], se, rtol=1e-14, atol=0)
+    assert np.isnan(sel.mean[0, 0, 4])
+    assert sel.best[0, 0] != 4 and sel.one_se[0, 0] != 4
+
+
 @pytest.mark.parametrize("dataset,seed", [("synthetic_sparse", 0), ("diabetes", 1)])
 def test_cv_picks_the_same_lambda_as_lasso_cv(dataset, seed):
     cfg = validate(
