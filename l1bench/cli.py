@@ -77,6 +77,9 @@ def _job(cfg: DictConfig) -> None:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     results.write_json_atomic(run_dir / "manifest.json", {**manifest, "status": "running"})
+    stale = results.clear_run_files(run_dir)  # an earlier run's tables in this directory
+    if stale:
+        log.info("removed an earlier run's %s from %s", ", ".join(stale), run_dir)
     from l1bench import pipeline  # imports jax: only inside the job process
 
     try:
@@ -142,13 +145,18 @@ def report_main(argv: list[str]) -> int:
     parser.add_argument(
         "--out",
         default=None,
-        help="where to write the merged tables (default: the single PATH, or ./report for several)",
+        help="where to write the merged tables (default: the single PATH, PATH/report when "
+        "PATH is one run directory, or ./report for several); never a run directory",
     )
     args = parser.parse_args(argv)
-    out = args.out or (args.paths[0] if len(args.paths) == 1 else "report")
+    out = args.out
+    if out is None and len(args.paths) == 1:
+        one = Path(args.paths[0])
+        out = one / "report" if (one / "manifest.json").exists() else one
+    out = out or "report"
     try:
         merged = write_report(args.paths, out)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, ValueError) as err:
         print(f"l1bench: {err}", file=sys.stderr)
         return 2
     n_rows = len(merged.tables.get("fits.csv", []))

@@ -91,11 +91,27 @@ def merge(paths: Sequence[str | Path]) -> Merged:
 
 
 def write_report(paths: Sequence[str | Path], out_dir: str | Path) -> Merged:
-    """Merge ``paths`` and write ``fits.csv``, ``robustness.csv`` and ``summary.md`` to out_dir."""
-    merged = merge(paths)
+    """Merge ``paths`` and write ``fits.csv``, ``robustness.csv`` and ``summary.md`` to out_dir.
+
+    A table the merge has no rows for is removed from out_dir (an earlier report's would
+    otherwise stand beside this one's).
+
+    Raises:
+      ValueError: if out_dir is a run directory (it holds ``manifest.json``): the report would
+        overwrite the run's own tables.
+    """
     out_dir = Path(out_dir)
-    for name, table in merged.tables.items():
-        results.write_csv_atomic(out_dir / name, table)
+    if (out_dir / "manifest.json").exists():
+        raise ValueError(
+            f"{out_dir} is a run directory (it holds manifest.json): a report there would "
+            "overwrite the run's own tables; choose another --out"
+        )
+    merged = merge(paths)
+    for name in TABLES:
+        if name in merged.tables:
+            results.write_csv_atomic(out_dir / name, merged.tables[name])
+        elif (out_dir / name).is_file():
+            (out_dir / name).unlink()
     lines = [f"# l1bench report — {len(merged.complete)} complete runs", ""]
     if merged.incomplete:
         lines += ["## Failed or unfinished runs", ""]

@@ -63,12 +63,37 @@ SUMMARY_VALUES = {
 # ------------------------------------------------------------------------------------------
 
 
+# the files a run owns (besides manifest.json): cleared when a job starts, so that a rerun into
+# the same directory never leaves an earlier run's table beside its own (or beside a failure)
+RUN_FILES = ("fits.csv", "robustness.csv", "coefs.npz", "summary.md", "summary.tex")
+# the process's umask, read once (os.umask can only be read by setting it): mkstemp creates
+# 0600 files, and results are chmod-ed to what a plain open() would give (0666 & ~umask)
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def clear_run_files(run_dir: Path) -> list[str]:
+    """Remove the :data:`RUN_FILES` present in ``run_dir``; returns the names removed."""
+    removed = []
+    for name in RUN_FILES:
+        f = Path(run_dir) / name
+        if f.is_file():
+            f.unlink()
+            removed.append(name)
+    return removed
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
+    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename.
+
+    The file gets the permissions a plain ``open(path, "w")`` would (``0666 & ~umask``), not
+    the temporary file's 0600: runs on a shared file system stay readable by the group.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -1,6 +1,8 @@
 """End to end: configs → pipeline → run directory, and the seed article reproduced."""
 
 import json
+import os
+import stat
 import subprocess
 import sys
 
@@ -11,7 +13,7 @@ from sklearn.datasets import make_regression
 from sklearn.linear_model import Lasso
 from sklearn.metrics import mean_squared_error
 
-from l1bench import pipeline
+from l1bench import pipeline, results
 from l1bench.config import validate
 
 from conftest import compose_config
@@ -81,6 +83,32 @@ def test_cli_writes_the_run_directory(tmp_path):
         assert key in manifest
     assert manifest["packages"]["jax"] and manifest["data"]["hash"]
     assert (tmp_path / "summary.md").read_text().startswith("# l1bench")
+    umask = os.umask(0o022)
+    os.umask(umask)
+    for name in ("fits.csv", "coefs.npz", "summary.md", "manifest.json"):  # not mkstemp's 0600
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask, name
+
+    # a report of the one run goes to RUN/report, never over the run's own tables
+    own = (tmp_path / "fits.csv").read_bytes()
+    rep = subprocess.run(
+        [sys.executable, "-m", "l1bench", "report", str(tmp_path)], capture_output=True, text=True
+    )
+    assert rep.returncode == 0, rep.stderr
+    assert len(pd.read_csv(tmp_path / "report" / "fits.csv")) == 1
+    assert (tmp_path / "fits.csv").read_bytes() == own
+    into = subprocess.run(
+        [sys.executable, "-m", "l1bench", "report", str(tmp_path), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert into.returncode == 2 and "is a run directory" in into.stderr
+    assert (tmp_path / "fits.csv").read_bytes() == own
+
+    # a rerun into the directory that fails leaves none of the earlier run's tables behind
+    res = _cli(tmp_path, "penalty.elastic_net.l1_ratio=3")
+    assert res.returncode == 2
+    assert not any((tmp_path / name).exists() for name in results.RUN_FILES)
+    assert json.loads((tmp_path / "manifest.json").read_text())["status"] == "failed"
 
 
 @pytest.mark.parametrize(
