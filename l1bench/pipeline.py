@@ -87,6 +87,34 @@ def check_task(cfg: Config, data: Dataset) -> None:
         )
 
 
+def check_sizes(cfg: Config, data: Dataset, grid: Grid) -> None:
+    """The settings bounded by the data's size, checked before any fit: the config alone
+    cannot know them, and a fit should not run for minutes before cross-validation fails."""
+    n = data.X_train.shape[1]
+    if cfg.cv_folds and not 2 <= cfg.cv_folds <= n // 2:
+        raise ConfigError(
+            f"cv_folds={cfg.cv_folds} needs 2 <= cv_folds <= n_train/2 = {n // 2} (dataset "
+            f"{data.name} has {n} training rows); lower it, or set cv_folds=0 for no "
+            "cross-validation"
+        )
+    batch = cfg.solver.batch_size
+    trained = any(
+        p.stochastic or cfg.solver.name == "optax" or cfg.model.name == "mlp"
+        for p in grid.penalties
+    )
+    rows = n - n // cfg.cv_folds if cfg.cv_folds else n  # the smallest training set fitted
+    if trained and batch is not None and batch > rows:
+        where = "a cross-validation fold's training part" if cfg.cv_folds else "the training part"
+        raise ConfigError(
+            f"solver.batch_size={batch} is larger than {where} ({rows} rows of dataset "
+            f"{data.name}); choose 1..{rows}, or null for full batches"
+        )
+    if cfg.noise.models and data.X_test.shape[1] == 0:
+        raise ConfigError(
+            "the noise suite needs a test set: set dataset.test_size > 0 or noise=none"
+        )
+
+
 TRAIN_NOISE_STREAM = 5  # a seed's key stream for train-time corruption
 
 
@@ -323,6 +351,7 @@ def run(cfg: Config) -> RunOutput:
     data = corrupt_training_data(cfg, load(cfg))
     check_task(cfg, data)
     grid = build_grid(cfg, data)
+    check_sizes(cfg, data, grid)
     S, P, L = grid.lam.shape
     log.info(
         "data %s: %d seed(s), train %s, test %s; fitting %d penalties x %d strengths",

@@ -183,6 +183,35 @@ def test_task_inference_rule_for_files(tmp_path, y, task, expected):
     assert d.y_train.dtype == (np.float64 if expected == "regression" else np.int64)
 
 
+@pytest.mark.parametrize("labels", [[1, 2], [-1, 1], [0.5, 1.5]])
+def test_class_labels_of_a_file_are_kept_as_given(tmp_path, labels):
+    """Integer labels stay integers in ``classes`` (a csv column reads as float when pandas
+    sees NaN-free integers too; the manifest records the labels as the user wrote them)."""
+    n = 12
+    f = tmp_path / "d.csv"
+    y = np.resize(labels, n)
+    pd.DataFrame({"a": np.arange(n) % 5, "b": np.arange(n) ** 2 % 7, "y": y}).to_csv(f, index=False)
+    d = load_dataset("file", seeds=[0], path=str(f), target="y", task="classification")
+    assert list(d.classes) == labels
+    assert all(type(c) is type(labels[0]) for c in d.classes)
+
+
+def test_a_headerless_csv_and_a_saved_index_are_warned_of(tmp_path):
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame(rng.standard_normal((10, 3)), columns=["a", "b", "y"])
+    f = tmp_path / "noheader.csv"
+    df.to_csv(f, index=False, header=False)
+    first = f.read_text().splitlines()[0].split(",")
+    with pytest.warns(UserWarning, match="every column name is a number"):
+        d = load_dataset("file", seeds=[0], path=str(f), target=first[-1], test_size=0.3)
+    assert d.X_train.shape[1] + d.X_test.shape[1] == 9  # the first row went to the header
+    f = tmp_path / "index.csv"
+    df.to_csv(f)  # with its index, as "Unnamed: 0"
+    with pytest.warns(UserWarning, match="'Unnamed: 0' counts 0..9, like a saved pandas index"):
+        d = load_dataset("file", seeds=[0], path=str(f), target="y", test_size=0.3)
+    assert d.feature_names == ("Unnamed: 0", "a", "b")
+
+
 def test_constant_file_columns_are_dropped_with_a_warning(tmp_path):
     df = pd.DataFrame({"a": np.arange(8.0), "const": 3.0, "b": np.arange(8.0) % 3, "y": 1.0})
     df["y"] = np.arange(8.0) * 0.5
@@ -331,6 +360,22 @@ ERROR_CASES = [
         r"every feature column is constant \(a, b\)",
     ),
     ("too-few-rows", _file(pd.DataFrame({"a": [1.0, 2, 3], "y": [1.5, 2, 3]})), "too few"),
+    ("one-row", _file(pd.DataFrame({"a": [1.0], "b": [2.0], "y": [1.5]})), "1 row.*at least 2"),
+    (
+        "constant-regression-target",
+        _file(pd.DataFrame({"a": R, "y": [2.5] * 8}), task="regression"),
+        r"target 'y' is constant \(2\.5 in every row\)",
+    ),
+    (
+        "overflowing-feature",
+        _file(pd.DataFrame({"a": R, "big": R * 1e200, "y": R + 0.5})),
+        "feature columns big hold values beyond",
+    ),
+    (
+        "overflowing-target",
+        _file(pd.DataFrame({"a": R, "y": R * 1e200 + 0.5}), task="regression"),
+        "target 'y' holds values beyond",
+    ),
     (
         "one-class",
         _file(pd.DataFrame({"a": R, "y": ["k"] * 8}), task="classification"),

@@ -14,7 +14,7 @@ from sklearn.linear_model import Lasso
 from sklearn.metrics import mean_squared_error
 
 from l1bench import pipeline, results
-from l1bench.config import validate
+from l1bench.config import ConfigError, validate
 
 from conftest import compose_config
 
@@ -129,6 +129,36 @@ def test_cli_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, args, messa
     assert not (tmp_path / "fits.csv").exists() and not (tmp_path / "summary.md").exists()
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["status"] == "failed" and message.split(": ", 1)[1] in manifest["error"]
+
+
+@pytest.mark.parametrize(
+    "overrides,match",
+    [
+        (
+            ["dataset=iris", "model=logistic", "cv_folds=100"],
+            r"cv_folds=100 needs .* = 56 \(dataset iris has 112 training rows",
+        ),
+        (
+            ["dataset=diabetes", "model=mlp", "solver=optax", "solver.batch_size=300"],
+            r"batch_size=300 .* cross-validation fold's training part \(265 rows",
+        ),
+        (["dataset=diabetes", "model=mlp", "solver=optax", "solver.batch_size=400"], "331 rows"),
+        (["dataset.test_size=0", "noise=gaussian"], "needs a test set"),
+    ],
+)
+def test_settings_the_data_cannot_take_fail_before_any_fit(monkeypatch, overrides, match):
+    """cv_folds beyond n_train/2, a batch larger than the smallest training set (a CV fold's
+    when cross-validating) and a noise suite without a test set: config errors naming the
+    field and the bound, raised before the first fit (which had run for nothing before)."""
+    if "solver.batch_size=400" in overrides:
+        overrides = [*overrides, "cv_folds=0"]
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("a fit ran before the settings were checked")
+
+    monkeypatch.setattr(pipeline, "_fit", no_fit)
+    with pytest.raises(ConfigError, match=match):
+        pipeline.run(validate(compose_config(*overrides)))
 
 
 @pytest.mark.parametrize(

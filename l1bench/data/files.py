@@ -14,6 +14,7 @@ numeric target (non-integer values, or more than 10 distinct integers) is regres
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -122,9 +123,42 @@ def from_file(seed: int, *, path: str | Path | None, target: str | None) -> Raw:
             f"{path}: non-numeric feature columns {', '.join(bad)}; encode them as numbers or "
             "drop them"
         )
+    _warn_suspect_columns(path, columns, features)
     X = features.to_numpy(dtype=np.float64, na_value=np.nan)
     y = _target_array(table[str(target)])
     return Raw(X, y, None, "auto", tuple(features.columns), str(target))
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _warn_suspect_columns(path: Path, columns: list[str], features: pd.DataFrame) -> None:
+    """Warn of a csv whose first row looks like data (every column name a number: the file may
+    have no header, and its first row was read as one) and of a saved pandas index (a column
+    ``Unnamed: j`` counting 0..n-1), which would be fitted as a feature."""
+    if path.suffix == ".csv" and all(_is_number(c) for c in columns):
+        warnings.warn(
+            f"{path}: every column name is a number ({', '.join(columns[:3])}, ...): if the file "
+            "has no header row, its first row was read as one; add a header naming the columns",
+            stacklevel=2,
+        )
+    for c in features.columns:
+        col = features[c]
+        if (
+            c.startswith("Unnamed:")
+            and col.dtype.kind in "iu"
+            and col.tolist() == list(range(len(col)))
+        ):
+            warnings.warn(
+                f"{path}: column {c!r} counts 0..{len(col) - 1}, like a saved pandas index "
+                "(to_csv without index=False); it is fitted as a feature unless you drop it",
+                stacklevel=2,
+            )
 
 
 def _load_npz(path: Path, target: str | None) -> Raw:

@@ -38,6 +38,9 @@ class Raw(NamedTuple):
     target_name: str = "y"
 
 
+HUGE = 1e150  # larger magnitudes overflow float64 when squared (1e150² = 1e300 still fits)
+
+
 def ignores_seed(loader: Callable) -> Callable:
     """Mark a loader whose data does not depend on the seed; it is then called once per load."""
     loader.ignores_seed = True
@@ -68,8 +71,8 @@ def check_xy(name: str, raw: Raw) -> tuple[np.ndarray, np.ndarray, tuple[str, ..
         raise DataError(
             f"dataset {name}: X must be 2-D (n_samples, n_features), got shape {X.shape}"
         )
-    if X.shape[0] == 0:
-        raise DataError(f"dataset {name}: X has no rows; at least 2 are needed")
+    if X.shape[0] < 2:
+        raise DataError(f"dataset {name}: X has {X.shape[0]} row(s); at least 2 are needed")
     if X.shape[1] == 0:
         raise DataError(f"dataset {name}: X has no feature columns")
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
@@ -91,6 +94,13 @@ def check_xy(name: str, raw: Raw) -> tuple[np.ndarray, np.ndarray, tuple[str, ..
         raise DataError(
             f"dataset {name}: X has {int(bad.sum())} NaN or infinite values in feature "
             f"columns {_listed(cols)}; only finite values are allowed (clean or impute them)"
+        )
+    huge = np.abs(X).max(axis=0) > HUGE
+    if huge.any():
+        cols = [names[j] for j in np.flatnonzero(huge)]
+        raise DataError(
+            f"dataset {name}: feature columns {_listed(cols)} hold values beyond ±{HUGE:.0e}, "
+            "whose squares overflow float64 (the standard deviation, Gram matrices); rescale them"
         )
     return X, y, names
 
@@ -117,6 +127,12 @@ def encode_target(name: str, y: np.ndarray, task: str, target_name: str = "y"):
         n_bad = int(np.sum(~np.isfinite(y)))
         if n_bad:
             raise DataError(f"{where} has {n_bad} NaN or infinite values; only finite allowed")
+        if np.abs(y).max() > HUGE:
+            raise DataError(f"{where} holds values beyond ±{HUGE:.0e}; rescale it")
+        if np.ptp(y) == 0:
+            raise DataError(
+                f"{where} is constant ({y[0]:g} in every row): a regression has nothing to fit"
+            )
         return "regression", y, None
     if task != "classification":
         raise DataError(f"dataset {name}: task={task!r}; choose auto, regression or classification")
@@ -124,6 +140,8 @@ def encode_target(name: str, y: np.ndarray, task: str, target_name: str = "y"):
         n_bad = int(np.sum(~np.isfinite(y)))
         if n_bad:
             raise DataError(f"{where} has {n_bad} NaN or infinite labels; only finite allowed")
+        if np.all(y == np.round(y)) and np.abs(y).max() < 2**53:
+            y = y.astype(np.int64)  # integer labels read as floats (a file's column): as given
     elif y.dtype.kind == "O":
         n_bad = sum(v is None or (isinstance(v, float) and not np.isfinite(v)) for v in y)
         if n_bad:
