@@ -7,12 +7,15 @@ A job writes ``manifest.json`` with ``status: running`` first and ``complete`` l
 and bad data stop a single run before any table is written (exit 2, a message naming the field).
 Inside a sweep a failing job records ``status: failed`` with the error in its manifest and the
 sweep goes on; the report lists it. With ``resume=true`` a job whose directory already holds a
-complete manifest for the same overrides is skipped.
+complete manifest for the same overrides, the same composed config and (dataset=file) the same
+file contents is skipped.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import logging
 import sys
 import time
@@ -37,12 +40,37 @@ log = logging.getLogger("l1bench")
 CONFIG_DIR = str(Path(__file__).resolve().parents[1] / "configs")
 
 
-def _already_done(run_dir: Path, overrides: list[str]) -> bool:
+# config keys that do not change what a run computes: a resumed job may differ in them
+NOT_RESULTS = ("resume", "progress", "compilation_cache")
+
+
+def _plain(obj):
+    """``obj`` as the manifest's JSON gives it back (lists, str keys, str for the rest)."""
+    return json.loads(json.dumps(obj, default=str))
+
+
+def _input_file(cfg: DictConfig) -> dict | None:
+    """A dataset=file run's input: its resolved path and sha256 (None for other datasets)."""
+    ds = cfg.get("dataset") or {}
+    if ds.get("name") != "file" or not ds.get("path"):
+        return None
+    path = Path(str(ds.get("path"))).expanduser()
+    if not path.is_file():
+        return None
+    return {"path": str(path.resolve()), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+
+
+def _already_done(run_dir: Path, overrides: list[str], composed: dict, input_file) -> bool:
+    """A complete manifest for the same overrides, the same composed config (an edited YAML
+    is a different run) and, for dataset=file, the same file contents."""
     manifest = results.read_manifest(run_dir)
+    if manifest is None or manifest.get("status") != "complete":
+        return False
+    drop = lambda c: {k: v for k, v in (c or {}).items() if k not in NOT_RESULTS}
     return (
-        manifest is not None
-        and manifest.get("status") == "complete"
-        and sorted(manifest.get("overrides", [])) == sorted(overrides)
+        sorted(manifest.get("overrides", [])) == sorted(overrides)
+        and drop(manifest.get("composed")) == drop(_plain(composed))
+        and manifest.get("input_file") == input_file
     )
 
 
@@ -62,11 +90,14 @@ def _job(cfg: DictConfig) -> None:
     run_dir = Path(hc.runtime.output_dir)
     overrides = [o for o in hc.overrides.task if not o.startswith("resume=")]
     multirun = hc.mode == RunMode.MULTIRUN
-    if cfg.get("resume") and _already_done(run_dir, overrides):
+    composed = OmegaConf.to_container(cfg, resolve=True)
+    input_file = _input_file(cfg)
+    if cfg.get("resume") and _already_done(run_dir, overrides, composed, input_file):
         log.info("skipping %s: already complete (resume=true)", run_dir)
         return
     manifest = {
-        "config": OmegaConf.to_container(cfg, resolve=True),
+        "config": composed,
+        "input_file": input_file,
         "overrides": overrides,
         "job": {
             "name": hc.job.name,

@@ -81,9 +81,15 @@ def check_task(cfg: Config, data: Dataset) -> None:
             if data.task != "regression"
             else "model=linear or model=mlp"
         )
+        other = "regression" if data.task != "regression" else "classification"
+        inferred = (
+            f" (inferred from the target; dataset.task={other} overrides it)"
+            if cfg.dataset.name == "file" and cfg.dataset.task == "auto"
+            else ""
+        )
         raise ConfigError(
             f"model={cfg.model.name} does not fit dataset {data.name}, a "
-            f"{data.task} task; use {want}"
+            f"{data.task} task{inferred}; use {want}"
         )
 
 

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -144,3 +145,28 @@ def test_report_merges_several_sweeps_and_rejects_missing_paths(tmp_path):
     assert len(pd.read_csv(out / "fits.csv")) == 6
     bad = l1bench("report", str(tmp_path / "nope"))
     assert bad.returncode == 2 and "no such path" in bad.stderr
+
+
+def test_resume_redoes_a_job_whose_data_file_changed(tmp_path):
+    rng = np.random.default_rng(0)
+    data = tmp_path / "d.csv"
+    X = rng.standard_normal((40, 3))
+    pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "y": X @ [1.0, -2.0, 0.0] + 0.1}).to_csv(
+        data, index=False
+    )
+    run = tmp_path / "run"
+    args = ["dataset=file", f"dataset.path={data}", "dataset.target=y", "penalty=l1", *FAST]
+    started = []
+    for step in range(3):
+        if step == 2:  # the same overrides, new contents
+            df = pd.read_csv(data)
+            df["y"] *= 2.0
+            df.to_csv(data, index=False)
+        res = l1bench(*args, f"hydra.run.dir={run}", "resume=true")
+        assert res.returncode == 0, res.stderr[-3000:]
+        manifest = json.loads((run / "manifest.json").read_text())
+        assert manifest["status"] == "complete"
+        assert manifest["input_file"]["path"] == str(data.resolve())
+        started.append((manifest["started"], manifest["input_file"]["sha256"]))
+    assert started[1] == started[0]  # skipped: same overrides, config and file
+    assert started[2][1] != started[0][1] and started[2][0] >= started[0][0]  # redone

@@ -211,7 +211,8 @@ def split(name: str, X, y, *, seed: int, test_size: float, stratify: bool):
             raise DataError(
                 f"dataset {name}: a stratified split needs every class in both train and test "
                 f"(each class at least 2 rows, each part at least {k} rows); class counts are "
-                f"{counts.tolist()} with {n_train} train / {n_test} test rows"
+                f"{counts.tolist()} with {n_train} train / {n_test} test rows (a target that is "
+                "a quantity, not classes: set dataset.task=regression)"
             )
     try:
         Xtr, Xte, ytr, yte = train_test_split(
