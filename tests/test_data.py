@@ -355,6 +355,11 @@ ERROR_CASES = [
         "non-numeric feature columns a;",
     ),
     (
+        "bool-feature-with-gaps",
+        _file(pd.DataFrame({"a": [True, None, False, True], "b": R[:4], "y": [1.0, 2, 3, 4.5]})),
+        "boolean feature columns a have missing cells",
+    ),
+    (
         "all-constant",
         _file(pd.DataFrame({"a": [1.0, 1, 1, 1], "b": [2.0] * 4, "y": [1.0, 2, 3, 4.5]})),
         r"every feature column is constant \(a, b\)",

@@ -62,6 +62,17 @@ def _is_numeric(column: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
 
 
+def _bool_with_gaps(column: pd.Series) -> bool:
+    """True/False cells and missing ones (pandas reads such a column as objects)."""
+    present = column.dropna()
+    return (
+        column.dtype == object
+        and len(present) < len(column)
+        and len(present) > 0
+        and bool(present.map(lambda v: isinstance(v, (bool, np.bool_))).all())
+    )
+
+
 def _target_array(column: pd.Series) -> np.ndarray:
     """Numeric targets become float64 (missing → NaN), booleans bool, anything else object."""
     if pd.api.types.is_bool_dtype(column):
@@ -117,6 +128,12 @@ def from_file(seed: int, *, path: str | Path | None, target: str | None) -> Raw:
     features = table.drop(columns=[str(target)])
     if features.shape[1] == 0:
         raise _problem(f"{path}: no feature columns besides the target {target!r}")
+    gaps = [c for c in features.columns if _bool_with_gaps(features[c])]
+    if gaps:
+        raise _problem(
+            f"{path}: boolean feature columns {', '.join(gaps)} have missing cells; fill them "
+            "(or impute them) before fitting"
+        )
     bad = [c for c in features.columns if not _is_numeric(features[c])]
     if bad:
         raise _problem(
