@@ -596,6 +596,28 @@ def test_draws_split_over_host_threads_give_the_one_call_errors(monkeypatch, tas
                 np.testing.assert_allclose(split[name][metric], a, rtol=1e-12, atol=1e-15)
 
 
+def test_an_mlp_keeps_one_call(monkeypatch, regression):
+    """An MLP's draws are not split (its products already use the cores: measured slower)."""
+    monkeypatch.setattr(robustness.compiled, "host_pool_threads", lambda: 2)
+    X, y = regression
+    mlp = (
+        {"w": jnp.full((2, 6, 3), 0.1), "b": jnp.zeros((2, 3))},
+        {"w": jnp.full((2, 3, 1), 0.2), "b": jnp.zeros((2, 1))},
+    )
+    ranges = []
+    core = robustness._evaluate_suite
+
+    def spy(*args, **kw):
+        ranges.append(np.asarray(args[5]).tolist())
+        return core(*args, **kw)
+
+    monkeypatch.setattr(robustness, "_evaluate_suite", spy)
+    robustness.evaluate_fits(
+        mlp, X, y, task="regression", suite=[("gaussian", [0.1])], draws=4, key=0, threads=2
+    )
+    assert ranges == [[0, 1, 2, 3]]
+
+
 def test_threads_must_be_a_positive_integer(regression):
     X, y = regression
     for bad in (0, 1.5, True, "2"):
