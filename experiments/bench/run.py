@@ -539,15 +539,15 @@ ANALYSIS = """## How each case runs, and where l1bench falls short (measured)
   threefry generator is no faster on the CPU than NumPy's PCG64 (500 000 float64 normals:
   6.5-7.4 ms vs 4.7-6.2 ms). A faster JAX generator (``rbg``) would not reproduce across
   backends, so it is not used. What l1bench adds is the cores: the random numbers and the
-  small Gram products of a draw keep one core busy, so ``robustness.evaluate`` splits the
-  draws into one range per core, run concurrently from host threads (a draw's key is the
-  same wherever it runs, so the errors do not change; the notes column says how many): 59 →
-  42 ms on this case's suite (interleaved, one process, medians of 15; ``threads=1`` vs the
-  default). The heavy tail here is Laplace's; for Student-t noise
-  ``jax.random.t`` (a gamma variate by a rejection loop per element) took 0.27 s for 500 000
-  numbers, so l1bench samples it itself (``noise.random.standard_t``: the whole array in one
-  Marsaglia-Tsang draw, only the rejections redrawn): 29 ms, against 17 ms for NumPy's
-  ``standard_t``.
+  small Gram products of a draw keep one core busy, so for models without hidden layers
+  ``robustness.evaluate`` splits the draws into one range per core, run concurrently from
+  host threads (a draw's key is the same wherever it runs, so the errors do not change; the
+  notes column says how many): 59 → 42 ms on this case's suite (interleaved, one process,
+  medians of 15; ``threads=1`` vs the default). The heavy tail here is Laplace's; for
+  Student-t noise ``jax.random.t`` (a gamma variate by a rejection loop per element) took
+  0.27 s for 500 000 numbers, so l1bench samples it itself (``noise.random.standard_t``: the
+  whole array in one Marsaglia-Tsang draw, only the rejections redrawn): 29 ms, against 17 ms
+  for NumPy's ``standard_t``.
 * **Peer tolerances** differ wildly in meaning (celer needed its tol down to 1e-12 on diabetes to
   certify 1e-6, and 1e-3 sufficed on B): the search is what makes the comparison fair.
 * The load average in the header says whether other jobs shared the cores (above the core
