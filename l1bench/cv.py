@@ -43,9 +43,14 @@ class Selection(NamedTuple):
     one_se: np.ndarray
 
 
+def valid_fold_count(n: int, k: int) -> bool:
+    """``2 <= k <= n // 2``: every fold validates at least 2 of the ``n`` rows."""
+    return 2 <= k <= n // 2
+
+
 def fold_indices(n: int, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """``[(train_idx, val_idx)] * k`` for ``n`` rows (see the module docstring)."""
-    if not 2 <= k <= n // 2:
+    if not valid_fold_count(n, k):
         raise ValueError(f"cv_folds={k} needs 2 <= K <= n_train/2 = {n // 2} (n_train={n})")
     perm = np.random.default_rng(seed).permutation(n)
     m = n // k

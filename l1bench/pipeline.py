@@ -97,17 +97,14 @@ def check_sizes(cfg: Config, data: Dataset, grid: Grid) -> None:
     """The settings bounded by the data's size, checked before any fit: the config alone
     cannot know them, and a fit should not run for minutes before cross-validation fails."""
     n = data.X_train.shape[1]
-    if cfg.cv_folds and not 2 <= cfg.cv_folds <= n // 2:
+    if cfg.cv_folds and not cv.valid_fold_count(n, cfg.cv_folds):
         raise ConfigError(
             f"cv_folds={cfg.cv_folds} needs 2 <= cv_folds <= n_train/2 = {n // 2} (dataset "
             f"{data.name} has {n} training rows); lower it, or set cv_folds=0 for no "
             "cross-validation"
         )
     batch = cfg.solver.batch_size
-    trained = any(
-        p.stochastic or cfg.solver.name == "optax" or cfg.model.name == "mlp"
-        for p in grid.penalties
-    )
+    trained = any(backends.is_trained(p, cfg.model, cfg.solver) for p in grid.penalties)
     rows = n - n // cfg.cv_folds if cfg.cv_folds else n  # the smallest training set fitted
     if trained and batch is not None and batch > rows:
         where = "a cross-validation fold's training part" if cfg.cv_folds else "the training part"

@@ -9,6 +9,8 @@ m = (2y − 1)(Xw + b)):
 * additive weight noise: σ² mean_i ‖x_i‖²; multiplicative: σ² mean_i Σ_j x_ij² w_j².
 """
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -561,8 +563,26 @@ def test_missing_features_are_nested_across_levels():
 # ---------------------------------------------------------------- draws over host threads
 
 
+@pytest.fixture
+def draw_ranges(monkeypatch):
+    """The draw indices of every call of the compiled core, recorded (the core itself is the
+    spy's ``__wrapped__``)."""
+    ranges = []
+    core = robustness._evaluate_suite
+
+    @functools.wraps(core)
+    def spy(*args, **kw):
+        ranges.append(np.asarray(args[5]).tolist())
+        return core(*args, **kw)
+
+    monkeypatch.setattr(robustness, "_evaluate_suite", spy)
+    return ranges
+
+
 @pytest.mark.parametrize("task", ["regression", "binary"])
-def test_draws_split_over_host_threads_give_the_one_call_errors(monkeypatch, task, binary):
+def test_draws_split_over_host_threads_give_the_one_call_errors(
+    monkeypatch, draw_ranges, task, binary
+):
     """Three host threads (draws 0-1, 2-3, 4 and a padded 5; the deterministic worst case at
     draw 0 in each) give the one-call errors of every model to rounding, on both methods
     (regression's forms, classification's direct path), really ran three ranges, and compiled
@@ -575,19 +595,12 @@ def test_draws_split_over_host_threads_give_the_one_call_errors(monkeypatch, tas
     suite = suite or [("gaussian", [0.3]), ("adversarial_linf", [0.1]), ("label_noise", [0.2])]
     kwargs = dict(task=task, suite=suite, draws=5, key=3)
     one = robustness.evaluate_fits(fits, X, y, threads=1, **kwargs)
-    ranges = []
-    core = robustness._evaluate_suite
-
-    def spy(*args, **kw):
-        ranges.append(np.asarray(args[5]).tolist())
-        return core(*args, **kw)
-
-    monkeypatch.setattr(robustness, "_evaluate_suite", spy)
+    core = robustness._evaluate_suite.__wrapped__
     executables = core._cache_size()
     for _ in range(2):  # the first call compiles (range 0 alone first), the second is warm
-        ranges.clear()
+        draw_ranges.clear()
         split = robustness.evaluate_fits(fits, X, y, threads=3, **kwargs)
-        assert sorted(ranges) == [[0, 1], [2, 3], [4, 5]]  # concurrently, in any order
+        assert sorted(draw_ranges) == [[0, 1], [2, 3], [4, 5]]  # concurrently, in any order
         assert core._cache_size() == executables + 1
         assert one.keys() == split.keys()
         for name, errs in one.items():
@@ -596,7 +609,7 @@ def test_draws_split_over_host_threads_give_the_one_call_errors(monkeypatch, tas
                 np.testing.assert_allclose(split[name][metric], a, rtol=1e-12, atol=1e-15)
 
 
-def test_an_mlp_keeps_one_call(monkeypatch, regression):
+def test_an_mlp_keeps_one_call(monkeypatch, draw_ranges, regression):
     """An MLP's draws are not split (its products already use the cores: measured slower)."""
     monkeypatch.setattr(robustness.compiled, "host_pool_threads", lambda: 2)
     X, y = regression
@@ -604,18 +617,10 @@ def test_an_mlp_keeps_one_call(monkeypatch, regression):
         {"w": jnp.full((2, 6, 3), 0.1), "b": jnp.zeros((2, 3))},
         {"w": jnp.full((2, 3, 1), 0.2), "b": jnp.zeros((2, 1))},
     )
-    ranges = []
-    core = robustness._evaluate_suite
-
-    def spy(*args, **kw):
-        ranges.append(np.asarray(args[5]).tolist())
-        return core(*args, **kw)
-
-    monkeypatch.setattr(robustness, "_evaluate_suite", spy)
     robustness.evaluate_fits(
         mlp, X, y, task="regression", suite=[("gaussian", [0.1])], draws=4, key=0, threads=2
     )
-    assert ranges == [[0, 1, 2, 3]]
+    assert draw_ranges == [[0, 1, 2, 3]]
 
 
 def test_threads_must_be_a_positive_integer(regression):

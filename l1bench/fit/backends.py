@@ -42,6 +42,12 @@ class FitOutput(NamedTuple):
     solver: tuple[str, ...]
 
 
+def is_trained(penalty, model, solver) -> bool:
+    """Whether the optax trainer fits ``penalty`` (stochastic dropout, solver=optax or an MLP);
+    otherwise an exact solver does (:func:`fit`)."""
+    return penalty.stochastic or solver.name == "optax" or model.name == "mlp"
+
+
 def _linear_params(coef: np.ndarray, intercept: np.ndarray, multiclass: bool):
     if multiclass:
         return ({"w": coef, "b": intercept},)
@@ -180,11 +186,7 @@ def fit(
       info: if a dict, each backend that ran records under its name which algorithm it used
         (e.g. ``info["convex"]["algorithm"]``, see ``l1bench.fit.convex.ALGORITHMS``).
     """
-    trained = [
-        i
-        for i, p in enumerate(grid.penalties)
-        if p.stochastic or solver.name == "optax" or model.name == "mlp"
-    ]
+    trained = [i for i, p in enumerate(grid.penalties) if is_trained(p, model, solver)]
     exact = [i for i in range(len(grid.penalties)) if i not in trained]
     info = {} if info is None else info
     kw = dict(
