@@ -230,7 +230,7 @@ def test_compiled_executable_is_reused():
     fit(X, y, [("l1", None)], lams)
     timings = {}
     fit(X, y, [("l1", None)], [0.5 * lams[0]], timings=timings)
-    assert timings["compile_s"] < 0.05 and timings["fit_s"] > 0
+    assert timings["compile_s"] == 0.0 and timings["fit_s"] > 0
 
 
 def test_bad_arguments_name_the_field():

@@ -2,6 +2,7 @@
 
 import io
 import logging
+import re
 import time
 
 import pytest
@@ -26,10 +27,18 @@ def test_duration(seconds, text):
     assert progress.duration(seconds) == text
 
 
+def _wait_for(stage, reports, deadline=30.0):
+    """Block until ``stage`` has written ``reports`` lines (not a fixed sleep: CI may be slow)."""
+    t_end = time.monotonic() + deadline
+    while stage.reports < reports and time.monotonic() < t_end:
+        time.sleep(0.01)
+    assert stage.reports >= reports
+
+
 def test_stage_logs_while_running_and_stays_quiet_when_short(caplog):
     caplog.set_level(logging.INFO, logger="l1bench")
     with progress.Stage("fit: test", mode="log", interval=0.05) as st:
-        time.sleep(0.3)
+        _wait_for(st, 2)
     lines = [r.getMessage() for r in caplog.records if "fit: test" in r.getMessage()]
     assert st.reports == len(lines) >= 2
     assert all("still running" in m for m in lines)
@@ -41,11 +50,12 @@ def test_stage_logs_while_running_and_stays_quiet_when_short(caplog):
 
 def test_stage_bar_redraws_in_place_and_ends_with_a_line():
     stream = io.StringIO()
-    with progress.Stage("cv", mode="bar", stream=stream):
-        time.sleep(1.7)
+    with progress.Stage("cv", mode="bar", stream=stream) as st:
+        _wait_for(st, 2)  # the bar's first redraw comes after 1 s, then every 0.5 s
     text = stream.getvalue()
     assert text.startswith("\rcv: ") and text.endswith("\n")
-    assert "cv: done in 2 s" in text and text.count("\n") == 1
+    assert re.search(r"\rcv: done in \d+ s\x1b\[K\n$", text) and text.count("\n") == 1
+    assert text.count("\r") == st.reports + 1
 
 
 def test_stage_off_and_auto_on_a_pipe_is_log(caplog):

@@ -286,7 +286,7 @@ def test_same_grid_shape_does_not_recompile():
             2 * X, y, lam=np.full((2, 2, 3), 0.01), seeds=[5, 6], timings=timings, **kwargs
         )
         assert len(compiles) == first
-        assert timings["compile_s"] < 1e-3
+        assert timings["compile_s"] == 0.0 and timings["fit_s"] > 0
         assert res.objective.shape == (2, 2, 3)
     finally:
         jax.monitoring.unregister_event_duration_listener(listener)
