@@ -20,6 +20,7 @@ import logging
 import sys
 import time
 import traceback
+from dataclasses import fields
 from pathlib import Path
 
 import hydra
@@ -28,7 +29,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from l1bench import results
-from l1bench.config import ConfigError, register_configs, validate
+from l1bench.config import Config, ConfigError, register_configs, unknown_key, validate
 from l1bench.data import DataError
 
 register_configs()
@@ -84,8 +85,13 @@ def _enable_compilation_cache(path: str | None) -> None:
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
+_STARTED = False  # a job function ran (Hydra exiting before that is a composition error)
+
+
 @hydra.main(config_path=CONFIG_DIR, config_name="config", version_base=None)
 def _job(cfg: DictConfig) -> None:
+    global _STARTED
+    _STARTED = True
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     overrides = [o for o in hc.overrides.task if not o.startswith("resume=")]
@@ -198,11 +204,37 @@ def report_main(argv: list[str]) -> int:
     return 0
 
 
+def unknown_override(args: list[str]) -> str | None:
+    """The first override in ``args`` that sets a key the schema lacks, as a message naming the
+    keys taken there (Hydra's own error names the key only); None when every key is known."""
+    groups = {p.name for p in Path(CONFIG_DIR).iterdir() if p.is_dir()}
+    for arg in args:
+        if arg.startswith("-") or "=" not in arg:
+            continue
+        key = arg.split("=", 1)[0].lstrip("+~")
+        if "/" in key or key.split(".")[0] in groups - {f.name for f in fields(Config)}:
+            continue  # a group choice such as experiment=seed or hydra/launcher=joblib
+        msg = unknown_key(key)
+        if msg:
+            return msg
+    return None
+
+
 def main() -> None:
     """Console-script entry point."""
     if len(sys.argv) > 1 and sys.argv[1] == "report":
         sys.exit(report_main(sys.argv[2:]))
-    _job()
+    try:
+        _job()
+    except SystemExit as exc:  # Hydra exits 1 after printing its error
+        if exc.code != 1:
+            raise
+        msg = unknown_override(sys.argv[1:])
+        if msg:
+            print(f"l1bench: config error: {msg}", file=sys.stderr)
+        if msg or not _STARTED:  # no job ran: the overrides did not compose
+            sys.exit(2)
+        raise
 
 
 if __name__ == "__main__":

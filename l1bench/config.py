@@ -12,12 +12,15 @@ Stages never see an OmegaConf object: :func:`validate` returns plain, checked da
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, ValidationError
 
 from l1bench.progress import MODES as PROGRESS_MODES
 
@@ -156,6 +159,45 @@ def register_configs() -> None:
     ConfigStore.instance().store(name="l1bench_schema", node=Config)
 
 
+def unknown_key(key: str) -> str | None:
+    """If the dotted ``key`` is not in the schema, a message naming it and the keys taken there.
+
+    ``None`` when the key is known, or lies under a free mapping (``dataset.params``,
+    ``noise.models``, ``train_noise.options``) whose entries the later checks judge. A penalty's
+    label (``penalty.<label>``) is free; the keys under it are :class:`PenaltyConfig`'s.
+    """
+    parts = key.split(".")
+    if parts[0] == "hydra":
+        return None  # Hydra's own settings
+    cls, i = Config, 0
+    while i < len(parts):
+        fields = typing.get_type_hints(cls)
+        if parts[i] not in fields:
+            where = ".".join(parts[:i]) or "the root config"
+            return f"{key} is not a config key; {where} takes {', '.join(fields)}"
+        kind = fields[parts[i]]
+        if typing.get_origin(kind) is dict and dataclasses.is_dataclass(typing.get_args(kind)[1]):
+            cls, i = typing.get_args(kind)[1], i + 2  # a free label, then that dataclass's keys
+        elif dataclasses.is_dataclass(kind):
+            cls, i = kind, i + 1
+        else:
+            return None
+    return None
+
+
+def _schema_merge(plain: dict) -> Config:
+    """``plain`` on the schema, with OmegaConf's key and type errors as :class:`ConfigError`."""
+    unknown = sorted(set(plain) - set(Config.__dataclass_fields__))
+    if unknown:
+        raise ConfigError(unknown_key(unknown[0]))
+    try:
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(Config), plain))
+    except ConfigKeyError as err:
+        raise ConfigError(unknown_key(err.full_key) or str(err)) from None
+    except ValidationError as err:
+        raise ConfigError(f"{err.full_key}: {err.msg}") from None
+
+
 # --------------------------------------------------------------------------------------------
 # Value validation
 # --------------------------------------------------------------------------------------------
@@ -226,11 +268,7 @@ def validate(cfg: DictConfig | Config) -> Config:
       ConfigError: naming the first invalid field, its value and the allowed values.
     """
     if isinstance(cfg, DictConfig):
-        known = {f for f in Config.__dataclass_fields__}
-        plain = OmegaConf.to_container(cfg, resolve=True)
-        plain = {k: v for k, v in plain.items() if k in known}
-        merged = OmegaConf.merge(OmegaConf.structured(Config), plain)
-        cfg = OmegaConf.to_object(merged)
+        cfg = _schema_merge(OmegaConf.to_container(cfg, resolve=True))
     if cfg.seed < 0:
         raise ConfigError(f"seed={cfg.seed} must be an integer >= 0")
     if cfg.n_seeds < 1:

@@ -1,10 +1,20 @@
 """The config tree composes, every group option validates, and bad values name their field."""
 
+from dataclasses import fields
+
 import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigKeyError
 
-from l1bench.config import Config, ConfigError, validate
+from l1bench.config import (
+    Config,
+    ConfigError,
+    DatasetConfig,
+    PenaltyConfig,
+    SolverConfig,
+    unknown_key,
+    validate,
+)
 
 from conftest import CONFIGS, compose_config
 
@@ -23,8 +33,10 @@ def test_every_group_exists_with_options():
 @pytest.mark.parametrize("group", GROUPS)
 def test_every_option_composes_and_validates(group):
     for option in options(group):
-        extra = {("dataset", "file"): ["dataset.path=x.csv"],
-                 ("model", "mlp"): ["solver=optax"]}.get((group, option), [])
+        extra = {
+            ("dataset", "file"): ["dataset.path=x.csv"],
+            ("model", "mlp"): ["solver=optax"],
+        }.get((group, option), [])
         cfg = validate(compose_config(f"{group}={option}", *extra))
         assert isinstance(cfg, Config)
 
@@ -53,48 +65,94 @@ def test_typo_fails_at_composition():
         compose_config("penalty.l1.lamda=0.1")
 
 
+@pytest.mark.parametrize(
+    "key,where,schema",
+    [
+        ("sed", "the root config", Config),
+        ("solver.tol_typo", "solver", SolverConfig),
+        ("penalty.my_l1.lamda", "penalty.my_l1", PenaltyConfig),
+        ("dataset.n_samples", "dataset", DatasetConfig),
+    ],
+)
+def test_unknown_key_names_the_keys_taken_there(key, where, schema):
+    keys = ", ".join(f.name for f in fields(schema))
+    assert unknown_key(key) == f"{key} is not a config key; {where} takes {keys}"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "seed",
+        "solver.tol",
+        "penalty.any_label.lam",
+        "dataset.params.n_samples",
+        "noise.models.gaussian",
+        "train_noise.options.p",
+        "hydra.run.dir",
+    ],
+)
+def test_known_and_free_keys_are_not_unknown(key):
+    assert unknown_key(key) is None
+
+
+@pytest.mark.parametrize(
+    "override,key", [("+sed=3", "sed"), ("+solver.tol_typo=1", "solver.tol_typo")]
+)
+def test_an_appended_unknown_key_is_a_config_error(override, key):
+    with pytest.raises(ConfigError, match=rf"^{key} is not a config key; .* takes "):
+        validate(compose_config(override))
+
+
 def test_wrong_type_fails_at_composition():
     with pytest.raises(ConfigCompositionException):
         compose_config("seed=abc")
 
 
-@pytest.mark.parametrize("override,field", [
-    ("seed=-1", "seed"),
-    ("n_seeds=0", "n_seeds"),
-    ("dataset.test_size=1.5", "dataset.test_size"),
-    ("dataset.task=ranking", "dataset.task"),
-    ("solver.precision=float16", "solver.precision"),
-    ("solver.tol=0", "solver.tol"),
-    ("solver.max_iter=0", "solver.max_iter"),
-    ("penalty.elastic_net.l1_ratio=2", "penalty.elastic_net.l1_ratio"),
-    ("penalty.l1.lam=[-1.0]", "penalty.l1.lam"),
-    ("penalty.l1.lam=[]", "penalty.l1.lam"),
-    ("penalty.l1.n_lambdas=0", "penalty.l1.n_lambdas"),
-    ("penalty.l1.lambda_min_ratio=0", "penalty.l1.lambda_min_ratio"),
-    ("penalty.dropout.dropout=[1.0]", "penalty.dropout.dropout"),
-    ("penalty.dropout.dropout_mode=gaussian", "penalty.dropout.dropout_mode"),
-    ("model=mlp", "model=mlp needs solver=optax"),
-    ("model.hidden=[4]", "model.hidden"),
-    ("cv_folds=1", "cv_folds"),
-    ("solver=optax penalty.dropout.dropout_mode=marginalized", "marginalized"),
-    ("solver=optax solver.optimizer=rmsprop", "solver.optimizer"),
-    ("solver=optax solver.learning_rate=-1", "solver.learning_rate"),
-    ("penalty.l1.kind=l3", "penalty.l1.kind"),
-    ("penalty.l1.l1_ratio=0.5", "penalty.l1.l1_ratio"),
-    ("solver.algorithm=newton", "solver.algorithm"),
-    ("solver.algorithm=gram_ws", "auto, gram, design, working_set"),
-    ("solver=optax solver.algorithm=gram", "solver.algorithm"),
-    ("model=logistic solver.algorithm=design", "solver.algorithm"),
-])
+@pytest.mark.parametrize(
+    "override,field",
+    [
+        ("seed=-1", "seed"),
+        ("n_seeds=0", "n_seeds"),
+        ("dataset.test_size=1.5", "dataset.test_size"),
+        ("dataset.task=ranking", "dataset.task"),
+        ("solver.precision=float16", "solver.precision"),
+        ("solver.tol=0", "solver.tol"),
+        ("solver.max_iter=0", "solver.max_iter"),
+        ("penalty.elastic_net.l1_ratio=2", "penalty.elastic_net.l1_ratio"),
+        ("penalty.l1.lam=[-1.0]", "penalty.l1.lam"),
+        ("penalty.l1.lam=[]", "penalty.l1.lam"),
+        ("penalty.l1.n_lambdas=0", "penalty.l1.n_lambdas"),
+        ("penalty.l1.lambda_min_ratio=0", "penalty.l1.lambda_min_ratio"),
+        ("penalty.dropout.dropout=[1.0]", "penalty.dropout.dropout"),
+        ("penalty.dropout.dropout_mode=gaussian", "penalty.dropout.dropout_mode"),
+        ("model=mlp", "model=mlp needs solver=optax"),
+        ("model.hidden=[4]", "model.hidden"),
+        ("cv_folds=1", "cv_folds"),
+        ("solver=optax penalty.dropout.dropout_mode=marginalized", "marginalized"),
+        ("solver=optax solver.optimizer=rmsprop", "solver.optimizer"),
+        ("solver=optax solver.learning_rate=-1", "solver.learning_rate"),
+        ("penalty.l1.kind=l3", "penalty.l1.kind"),
+        ("penalty.l1.l1_ratio=0.5", "penalty.l1.l1_ratio"),
+        ("solver.algorithm=newton", "solver.algorithm"),
+        ("solver.algorithm=gram_ws", "auto, gram, design, working_set"),
+        ("solver=optax solver.algorithm=gram", "solver.algorithm"),
+        ("model=logistic solver.algorithm=design", "solver.algorithm"),
+    ],
+)
 def test_bad_values_name_the_field_and_choices(override, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
         validate(compose_config(*override.split()))
 
 
-@pytest.mark.parametrize("overrides,mode", [((), "marginalized"),
-                                            (("solver=optax",), "stochastic"),
-                                            (("model=logistic",), "stochastic"),
-                                            (("model=mlp", "solver=optax"), "stochastic")])
+@pytest.mark.parametrize(
+    "overrides,mode",
+    [
+        ((), "marginalized"),
+        (("solver=optax",), "stochastic"),
+        (("model=logistic",), "stochastic"),
+        (("model=mlp", "solver=optax"), "stochastic"),
+    ],
+)
 def test_dropout_mode_auto_resolves_by_model_and_solver(overrides, mode):
     assert validate(compose_config(*overrides)).penalty["dropout"].dropout_mode == mode
 

@@ -5,6 +5,7 @@ import os
 import stat
 import subprocess
 import sys
+from dataclasses import fields
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ from sklearn.linear_model import Lasso
 from sklearn.metrics import mean_squared_error
 
 from l1bench import pipeline, results
-from l1bench.config import ConfigError, validate
+from l1bench.config import ConfigError, SolverConfig, validate
 
 from conftest import compose_config
 
@@ -129,6 +130,19 @@ def test_cli_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, args, messa
     assert not (tmp_path / "fits.csv").exists() and not (tmp_path / "summary.md").exists()
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["status"] == "failed" and message.split(": ", 1)[1] in manifest["error"]
+
+
+def test_cli_unknown_keys_and_bad_types_exit_2_naming_the_keys(tmp_path):
+    solver_keys = ", ".join(f.name for f in fields(SolverConfig))
+    for args in (["solver.tol_typo=1"], ["+solver.tol_typo=1"]):  # Hydra's error / the schema's
+        res = _cli(tmp_path, *args)
+        assert res.returncode == 2, res.stderr
+        assert f"config error: solver.tol_typo is not a config key; solver takes {solver_keys}" in (
+            res.stderr
+        )
+        assert "Traceback" not in res.stderr
+    res = _cli(tmp_path, "solver.tol=abc")  # Hydra's own message, before any job
+    assert res.returncode == 2 and "solver.tol" in res.stderr
 
 
 @pytest.mark.parametrize(
