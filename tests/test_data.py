@@ -212,6 +212,44 @@ def test_a_headerless_csv_and_a_saved_index_are_warned_of(tmp_path):
     assert d.feature_names == ("Unnamed: 0", "a", "b")
 
 
+@pytest.mark.parametrize("target", ["2", "-1", 2])
+def test_a_headerless_csv_reads_every_row_with_the_target_by_position(tmp_path, target):
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame(rng.standard_normal((12, 3)), columns=["a", "b", "y"])
+    f = tmp_path / "noheader.csv"
+    df.to_csv(f, index=False, header=False)
+    d = load_dataset(
+        "file", seeds=[0], path=str(f), target=target, params={"header": False},
+        test_size=0, standardize=False, task="regression",
+    )
+    assert d.feature_names == ("0", "1")
+    order = np.argsort(d.y_train[0])  # rows in any order: match them by the target
+    np.testing.assert_array_equal(d.y_train[0][order], np.sort(df["y"].to_numpy()))
+    want = df[["a", "b"]].to_numpy()[np.argsort(df["y"].to_numpy())]
+    np.testing.assert_allclose(d.X_train[0][order], want, rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    "name,target,params,match",
+    [
+        ("d.csv", "3", {"header": False}, "must be a column position from -3 to 2"),
+        ("d.csv", "y", {"header": False}, "must be a column position"),
+        ("d.csv", None, {"header": False}, "the target column's position"),
+        ("d.csv", "y", {"header": "no"}, "params.header='no' must be true or false"),
+        ("d.npz", "y", {"header": False}, "params.header=false is for csv files"),
+    ],
+)
+def test_bad_header_settings_name_the_field(tmp_path, name, target, params, match):
+    f = tmp_path / name
+    X, y = np.arange(20.0).reshape(10, 2) % 7, np.arange(10.0)
+    if name.endswith(".npz"):
+        np.savez(f, X=X, y=y)
+    else:
+        pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "y": y}).to_csv(f, index=False, header=False)
+    with pytest.raises(DataError, match=match):
+        load_dataset("file", seeds=[0], path=str(f), target=target, params=params)
+
+
 def test_constant_file_columns_are_dropped_with_a_warning(tmp_path):
     df = pd.DataFrame({"a": np.arange(8.0), "const": 3.0, "b": np.arange(8.0) % 3, "y": 1.0})
     df["y"] = np.arange(8.0) * 0.5

@@ -40,9 +40,14 @@ def _problem(message: str) -> DataError:
     return DataError(f"dataset file: {message}")
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    """Read a csv or parquet table; a csv's raw header is kept (pandas renames duplicates)."""
+def _read_table(path: Path, header: bool = True) -> pd.DataFrame:
+    """Read a csv or parquet table; a csv's raw header is kept (pandas renames duplicates).
+    ``header=False``: a csv whose first row is data; its columns are named 0, 1, ..."""
     try:
+        if path.suffix == ".csv" and not header:
+            table = pd.read_csv(path, header=None)
+            table.columns = [str(j) for j in range(table.shape[1])]
+            return table
         if path.suffix == ".csv":
             table = pd.read_csv(path)
             header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
@@ -84,14 +89,29 @@ def _target_array(column: pd.Series) -> np.ndarray:
     return column.to_numpy(dtype=object)
 
 
+def _position(target: str, n_columns: int) -> str | None:
+    """A headerless csv's target position (``"3"``; ``"-1"`` is the last column) as its column
+    name, or None when ``target`` is not a position of the table."""
+    try:
+        j = int(str(target))
+    except ValueError:
+        return None
+    return str(j % n_columns) if -n_columns <= j < n_columns else None
+
+
 @ignores_seed
-def from_file(seed: int, *, path: str | Path | None, target: str | None) -> Raw:
+def from_file(
+    seed: int, *, path: str | Path | None, target: str | None, header: bool = True
+) -> Raw:
     """Read a user file (csv, parquet, npz) into a :class:`~l1bench.data.split.Raw`.
 
     Args:
       seed: unused; the file is the same for every seed.
       path: the file; its suffix picks the reader.
-      target: the target column (tables) or array (npz, default ``y``).
+      target: the target column (tables) or array (npz, default ``y``). In a csv read with
+        ``header=False`` the column's position: ``0`` is the first, ``-1`` the last.
+      header: whether a csv's first row names its columns (``dataset.params.header``). With
+        ``False`` every row is data and the columns are named by position, 0, 1, ...
 
     Raises:
       DataError: naming what is wrong (missing file, suffix, target column, non-numeric
@@ -105,16 +125,30 @@ def from_file(seed: int, *, path: str | Path | None, target: str | None) -> Raw:
         raise _problem(
             f"{path}: unsupported suffix {path.suffix!r}; use one of {', '.join(SUFFIXES)}"
         )
+    if not isinstance(header, (bool, np.bool_)):
+        raise _problem(f"params.header={header!r} must be true or false")
+    if not header and path.suffix != ".csv":
+        raise _problem(
+            f"{path}: params.header=false is for csv files; a {path.suffix} file names its "
+            "columns (arrays) itself"
+        )
     if not path.is_file():
         raise _problem(f"{path}: no such file")
     if path.suffix == ".npz":
         return _load_npz(path, target)
-    table = _read_table(path)
+    table = _read_table(path, bool(header))
     columns = [str(c) for c in table.columns]
     if target is None:
-        raise _problem(
-            f"{path}: dataset.target must name the target column; columns are {', '.join(columns)}"
-        )
+        what = "the target column's position (0, ..., -1)" if not header else "the target column"
+        raise _problem(f"{path}: dataset.target must name {what}; columns are {', '.join(columns)}")
+    if not header:
+        position = _position(target, len(columns))
+        if position is None:
+            raise _problem(
+                f"{path}: with params.header=false, dataset.target={target!r} must be a column "
+                f"position from {-len(columns)} to {len(columns) - 1}"
+            )
+        target = position
     if str(target) not in columns:
         raise _problem(
             f"{path}: target column {target!r} not found; columns are {', '.join(columns)}"
@@ -140,7 +174,7 @@ def from_file(seed: int, *, path: str | Path | None, target: str | None) -> Raw:
             f"{path}: non-numeric feature columns {', '.join(bad)}; encode them as numbers or "
             "drop them"
         )
-    _warn_suspect_columns(path, columns, features)
+    _warn_suspect_columns(path, columns, features, bool(header))
     X = features.to_numpy(dtype=np.float64, na_value=np.nan)
     y = _target_array(table[str(target)])
     return Raw(X, y, None, "auto", tuple(features.columns), str(target))
@@ -154,14 +188,17 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _warn_suspect_columns(path: Path, columns: list[str], features: pd.DataFrame) -> None:
+def _warn_suspect_columns(
+    path: Path, columns: list[str], features: pd.DataFrame, header: bool
+) -> None:
     """Warn of a csv whose first row looks like data (every column name a number: the file may
     have no header, and its first row was read as one) and of a saved pandas index (a column
     ``Unnamed: j`` counting 0..n-1), which would be fitted as a feature."""
-    if path.suffix == ".csv" and all(_is_number(c) for c in columns):
+    if header and path.suffix == ".csv" and all(_is_number(c) for c in columns):
         warnings.warn(
             f"{path}: every column name is a number ({', '.join(columns[:3])}, ...): if the file "
-            "has no header row, its first row was read as one; add a header naming the columns",
+            "has no header row, its first row was read as one; give dataset.params.header=false "
+            "(and the target's position as dataset.target) or add a header naming the columns",
             stacklevel=2,
         )
     for c in features.columns:
