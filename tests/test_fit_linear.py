@@ -471,3 +471,48 @@ def test_shared_design_in_mixed_units_takes_the_iterations_of_its_standardized_v
             theirs = objective(Xu, Y[s], ref.coef_, ref.intercept_, lam, 1.0)
             ours = objective(Xu, Y[s], mix.coef[s, 0, k], mix.intercept[s, 0, k], lam, 1.0)
             assert ours <= theirs + mix.gap[s, 0, k] * (1 + 1e-9) + 1e-12 * theirs
+
+
+def _lasso_gap(X, y, w, lam, fit_intercept):
+    """The Lasso duality gap at w (and the optimal intercept), in float64, written out here:
+    P(w) - D(s r) with the residual r scaled by s into the dual feasible set."""
+    n = len(y)
+    Xc = X - X.mean(0) if fit_intercept else X
+    yc = y - y.mean() if fit_intercept else y
+    r = yc - Xc @ w
+    primal = r @ r / (2 * n) + lam * np.abs(w).sum()
+    s = min(1.0, lam / np.abs(Xc.T @ r / n).max())
+    dual = (yc @ yc - (yc - s * r) @ (yc - s * r)) / (2 * n)
+    return primal, primal - dual, yc @ yc / (2 * n)
+
+
+@pytest.mark.parametrize("algorithm", ["gram", "design", "gram_ws", "working_set"])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_float32_fits_report_their_float64_objective_and_gap(algorithm, fit_intercept):
+    # raw diabetes without an intercept: columns far from 0, a residual small next to y, where
+    # float32 Gram identities had reported the objective 1e-5 off and gaps below the truth
+    from l1bench.fit import convex
+
+    if algorithm == "working_set":  # p > n
+        X, _ = _correlated(n=40, p=60, seed=5)
+        X = 3.0 + 2.0 * X
+        y = X[:, :4] @ np.array([3.0, -2.0, 1.5, 1.0]) + 0.5
+    else:
+        X, y = load_diabetes(return_X_y=True, scaled=False)
+    rng = np.random.default_rng(3)
+    Y = y + rng.standard_normal((2, len(y)))
+    grid = _lasso_grid(X, Y, 4)
+    if not fit_intercept:
+        grid = grid._replace(lam=grid.lam * 0.5)
+    kw = dict(tol=1e-7, max_iter=3000, fit_intercept=fit_intercept, algorithm=algorithm)
+    r32 = convex.solve(grid, X, Y, precision="float32", **kw)
+    assert r32.coef.dtype == np.float32
+    for s in range(2):
+        for k in range(4):
+            lam = grid.lam[s, 0, k]
+            w = r32.coef[s, 0, k].astype(np.float64)
+            primal, gap, p0 = _lasso_gap(X, Y[s], w, lam, fit_intercept)
+            assert r32.objective[s, 0, k] == pytest.approx(primal, rel=1e-12)
+            assert r32.gap[s, 0, k] == pytest.approx(gap, rel=1e-6, abs=1e-12 * p0)
+            assert r32.rel_gap[s, 0, k] == pytest.approx(r32.gap[s, 0, k] / p0, rel=1e-12)
+    assert np.array_equal(r32.status == 0, r32.rel_gap <= 1e-7)

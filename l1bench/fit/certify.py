@@ -70,7 +70,7 @@ def _scale(unpenalized, kkt0, p0):
 
 @partial(jax.jit, static_argnames=("fit_intercept", "use_gram"))
 def _certify_linear(X, y, W, b, lam, l1_ratio, d, *, fit_intercept, use_gram):
-    prob = convex._prepare(X, y, fit_intercept, use_gram)
+    prob = convex._prepare(X, y, fit_intercept, use_gram, bounds=False)
     p0 = 0.5 * prob.yy
     kkt0 = jnp.max(jnp.abs(convex._residual(prob, jnp.zeros_like(W[0]), use_gram)[0]))
 

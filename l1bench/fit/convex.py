@@ -117,7 +117,9 @@ def curvature(lip, diag, kappa, d):
     return jnp.where(c > 0, c, 1.0)
 
 
-def _prepare(X, y, fit_intercept: bool, use_gram: bool) -> _Problem:
+def _prepare(X, y, fit_intercept: bool, use_gram: bool, bounds: bool = True) -> _Problem:
+    """The centred problem; ``bounds=False`` leaves out the step bounds (``lipschitz`` and
+    ``diag`` are None: the problem is only evaluated, as by the certificates)."""
     n = X.shape[0]
     x_mean = X.mean(axis=0) if fit_intercept else jnp.zeros(X.shape[1], X.dtype)
     y_mean = y.mean() if fit_intercept else jnp.zeros((), X.dtype)
@@ -126,11 +128,15 @@ def _prepare(X, y, fit_intercept: bool, use_gram: bool) -> _Problem:
     hi = lax.Precision.HIGHEST
     if use_gram:
         G = jnp.matmul(Xc.T, Xc, precision=hi) / n
+        c = jnp.matmul(yc, Xc, precision=hi) / n
+        if not bounds:
+            return _Problem(G, c, yc @ yc / n, x_mean, y_mean, d, None)
         diag = jnp.diagonal(G)
         inv = _inv_sqrt(diag)
         lip = jnp.linalg.eigvalsh(G * inv[:, None] * inv[None, :])[-1]
-        c = jnp.matmul(yc, Xc, precision=hi) / n
         return _Problem(G, c, yc @ yc / n, x_mean, y_mean, d, lip, diag)
+    if not bounds:
+        return _Problem(Xc, yc, yc @ yc / n, x_mean, y_mean, d, None)
     diag = jnp.sum(Xc * Xc, axis=0) / n
     lip = jnp.linalg.svd(Xc * _inv_sqrt(diag), compute_uv=False)[0] ** 2 / n
     return _Problem(Xc, yc, yc @ yc / n, x_mean, y_mean, d, lip, diag)
@@ -307,6 +313,70 @@ def fit_grid(
     # a 2-D X is shared by every problem: vmap leaves it unbatched, so centring, the Gram matrix
     # and its eigenvalue are computed once and the problems' steps become matrix-matrix products
     return jax.vmap(per_problem, in_axes=(0 if X.ndim == 3 else None, 0, 0))(X, y, lam)
+
+
+@partial(jax.jit, static_argnames=("fit_intercept", "use_gram"))
+def certify_grid(X, y, coef, lam, l1_ratio, weighted, *, fit_intercept=True, use_gram=True):
+    """Objective, duality gap and gap / P(0) of a grid's fits, by the formulas the solvers stop
+    on (:func:`_objective_and_gap`, the scale of :func:`_solve_one`), in X's precision.
+
+    Args:
+      X: (S, n, p) designs or one (n, p) shared. y: (S, n). coef: (S, P, L, p) coefficients.
+      lam: (S, P, L). l1_ratio, weighted: (P,). use_gram: evaluate through XᵀX or through X.
+
+    Returns:
+      ``(objective, gap, rel_gap)``, each (S, P, L).
+    """
+
+    def per_problem(Xs, ys, W, lam_s):
+        prob = _prepare(Xs, ys, fit_intercept, use_gram, bounds=False)
+        kkt0 = jnp.max(jnp.abs(_residual(prob, jnp.zeros_like(W[0, 0]), use_gram)[0]))
+        p0 = 0.5 * prob.yy
+
+        def one(w, lam, a, wt):
+            mu, kappa = lam * a, lam * (1.0 - a)
+            d = jnp.where(wt, prob.d_dropout, jnp.ones_like(prob.d_dropout))
+            objective, gap = _objective_and_gap(prob, w, mu, kappa, d, use_gram)
+            scale = jnp.where((mu == 0) & (kappa == 0), kkt0, p0)
+            return objective, gap, gap / jnp.maximum(scale, jnp.finfo(p0.dtype).tiny)
+
+        path = jax.vmap(one, in_axes=(0, 0, None, None))
+        return jax.vmap(path)(W, lam_s, l1_ratio, weighted)
+
+    return jax.vmap(per_problem, in_axes=(0 if X.ndim == 3 else None, 0, 0, 0))(X, y, coef, lam)
+
+
+def _certified_float64(
+    out: ConvexResult, grid, X, y, l1_ratio, weighted, *, fit_intercept, tol, timings
+) -> ConvexResult:
+    """A float32 fit's objective, gap, rel_gap and status from float64 certificates.
+
+    The solvers' own float32 gaps (Gram identities such as ``yy - 2cᵀw + wᵀGw``) lose digits to
+    cancellation when the residual is small next to y (a good fit, or raw features far from 0
+    without an intercept): the objective was off by 1e-5 relative and a gap of 8e-9·P(0)
+    claimed where the float32 solution is certified at about 1e-6. So the reported numbers of a
+    float32 fit are those of its coefficients in float64, on the data as given (the float32
+    fit's own objective, certified), and ``converged`` means ``rel_gap ≤ tol`` there.
+    """
+    n, p = X.shape[-2], X.shape[-1]
+    args = (
+        jnp.asarray(X, jnp.float64),
+        jnp.asarray(y, jnp.float64),
+        jnp.asarray(out.coef, jnp.float64),
+        jnp.asarray(grid.lam, jnp.float64),
+        jnp.asarray(l1_ratio, jnp.float64),
+        jnp.asarray(weighted),
+    )
+    statics = dict(fit_intercept=bool(fit_intercept), use_gram=p <= n)
+    batch = (0, 1, 2, 3) if np.ndim(X) == 3 else (1, 2, 3)
+    objective, gap, rel_gap = (
+        np.asarray(a)
+        for a in compiled.call(certify_grid, args, statics, timings=timings, batch_argnums=batch)
+    )
+    status = np.asarray(out.status)
+    failed = (status == 2) | ~np.isfinite(objective)
+    status = np.where(failed, 2, np.where(rel_gap <= tol, 0, 1)).astype(status.dtype)
+    return out._replace(objective=objective, gap=gap, rel_gap=rel_gap, status=status)
 
 
 # -- many problems sharing one design, p <= n: working-set FISTA on one Gram matrix ---------------
@@ -751,17 +821,56 @@ def solve(
     largest working set and the number of rounds, ``matmul_flops``: an estimate of the
     products' floating-point operations, and in float64 ``float32_steps``: which products are
     taken in float32 steps), for a manifest to record.
+
+    In float32 the reported ``objective``, ``gap``, ``rel_gap`` and ``status`` are the float64
+    certificate of the float32 coefficients (:func:`certify_grid`, one more compiled call):
+    the solvers' float32 gaps lose digits to rounding, and a fit is ``converged`` only where
+    its certified ``rel_gap`` is ≤ ``tol``.
     """
-    dtype = {"float64": jnp.float64, "float32": jnp.float32}[precision]
-    n, p = X.shape[-2], X.shape[-1]
     l1_ratio = np.array([pen.l1_ratio for pen in grid.penalties])
     weighted = np.array([pen.dropout_weighted for pen in grid.penalties])
     algorithm = _check_algorithm(algorithm, grid, X)
+    kw = dict(fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, timings=timings, info=info)
     if algorithm == "working_set":
         from l1bench.fit import workingset
 
-        kw = dict(fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, precision=precision)
-        return workingset.solve(grid, X, y, timings=timings, info=info, **kw)
+        out = workingset.solve(grid, X, y, precision=precision, **kw)
+    else:
+        out = _solve_fista(grid, X, y, l1_ratio, weighted, check_every, precision, algorithm, **kw)
+    if precision == "float32":
+        out = _certified_float64(
+            out,
+            grid,
+            X,
+            y,
+            l1_ratio,
+            weighted,
+            fit_intercept=fit_intercept,
+            tol=tol,
+            timings=timings,
+        )
+    return out
+
+
+def _solve_fista(
+    grid,
+    X,
+    y,
+    l1_ratio,
+    weighted,
+    check_every,
+    precision,
+    algorithm,
+    *,
+    fit_intercept,
+    tol,
+    max_iter,
+    timings,
+    info,
+) -> ConvexResult:
+    """:func:`solve` for the FISTA algorithms (``gram_ws``, ``gram``, ``design``)."""
+    dtype = {"float64": jnp.float64, "float32": jnp.float32}[precision]
+    n, p = X.shape[-2], X.shape[-1]
     args = (
         jnp.asarray(X, dtype),
         jnp.asarray(y, dtype),
