@@ -192,12 +192,15 @@ def _quadratic(fn, opts, ds, lv, target, additive, ps, Xs, ys, base, ctx):
 
     *Additive* noise (``NoiseModel.additive``: ``X' = X + ℓE`` or ``w' = w + ℓE``, E drawn from
     the key alone) is polynomial in ℓ, and the levels of a draw share E (:func:`_over_draws`):
-    for inputs ``[A', r'] = Z₀ + ℓZ₁`` with ``Z₁ = [E, 0, −E w_r]``, so ``G(ℓ) = G₀₀ + ℓ(Z₀ᵀZ₁
-    + Z₁ᵀZ₀)/n + ℓ² Z₁ᵀZ₁/n`` and each draw costs two Gram products and two sets of forms
-    whatever the number of levels; for weights ``ũ_f + ℓẽ`` gives ``MSE_f = ũ_fᵀGũ_f +
-    2ℓ ũ_fᵀGẽ + ℓ² ẽᵀGẽ``, F dot products per draw. Centring keeps the terms of the form on
-    the scale of the differences between fits rather than of the weights, so that the form
-    loses little to cancellation in float32.
+    for inputs ``[A', r'] = Z₀ + ℓZ₁`` with ``Z₁ = [E, 0, −E w_r]``, and ``Z₁ũ_f = E w_f``, so
+    ``MSE_f(ℓ) = ũ_fᵀG₀ũ_f + 2ℓ ũ_fᵀ(Z₀ᵀE/n) w_f + ℓ² w_fᵀ(EᵀE/n) w_f``: each draw costs two
+    products with E and two sets of forms whatever the number of levels. The ℓ and ℓ² terms
+    are written in the fit's own weights w_f, not in ũ_f: through ũ_f the ℓ² term was a
+    difference of terms of size ``|E w_r|²``, whose rounding, times ℓ², had given a fit with
+    w = 0 a spread over draws at large levels (float32: 14% at level 1000). For weights
+    ``ũ_f + ℓẽ`` gives ``MSE_f = ũ_fᵀGũ_f + 2ℓ ũ_fᵀGẽ + ℓ² ẽᵀGẽ``, F dot products per draw.
+    Centring keeps the clean form on the scale of the differences between fits rather than of
+    the weights, so that it loses little to cancellation in float32.
     """
     layer = ps[0]
     V = jnp.concatenate([layer["w"][..., 0], layer["b"]], axis=1)  # (F, p+1)
@@ -225,20 +228,21 @@ def _quadratic(fn, opts, ds, lv, target, additive, ps, Xs, ys, base, ctx):
 
     if target == "inputs" and additive:
         iu, ju, M = _packed(Ut)
+        W = V[:, :-1]  # (F, p): the noise moves fit f's residual by ℓ E w_f
         zero = jnp.zeros_like(Xs)
 
-        def terms(d):  # the packed ℓ and ℓ² terms of G(ℓ) for one draw
+        def terms(d):  # the ℓ and ℓ² terms of every fit's MSE for one draw: (F,) each
             # E from level 1 on a zero X: exactly the sample the draw's levels scale
             E = perturb(jax.random.fold_in(base, d), jnp.ones((), dt), zero)[0]
-            Z1 = jnp.concatenate([E, jnp.zeros((n, 1), dt), -(E @ vr[:-1])[:, None]], axis=1)
-            P01 = (Z0.T @ Z1) / n
-            return (P01 + P01.T)[iu, ju], (Z1.T @ Z1)[iu, ju] / n
+            K = (Z0.T @ E) / n  # (q, p)
+            H = (E.T @ E) / n  # (p, p)
+            return 2.0 * jnp.sum(Ut * (W @ K.T), axis=1), _forms(W, H)
 
-        S, G11 = jax.lax.map(terms, ds)  # (D, T) each
-        lin, sq = M @ S.T, M @ G11.T  # (F, D) each
+        lin, sq = (t.T[:, None, :] for t in jax.lax.map(terms, ds))  # (F, 1, D) each
         base_mse = M @ G0[iu, ju]  # (F,)
-        mse = base_mse[:, None, None] + lv[None, :, None] * lin[:, None, :]
-        mse = mse + (lv * lv)[None, :, None] * sq[:, None, :]  # (F, L, D)
+        # 0 · ℓ stays 0 at any level: a fit with w = 0 keeps its clean MSE, as in the direct form
+        scaled = lambda level, term: jnp.where(term == 0, 0.0, level[None, :, None] * term)
+        mse = base_mse[:, None, None] + scaled(lv, lin) + scaled(lv * lv, sq)  # (F, L, D)
         var = clean_var
     elif target == "inputs":
         iu, ju, M = _packed(Ut)

@@ -476,6 +476,41 @@ def test_quadratic_form_in_float32_is_as_accurate_as_the_direct_path():
     np.testing.assert_allclose(noisy["quadratic"], noisy["direct"], rtol=2e-5)
 
 
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 2e-6)])
+def test_quadratic_form_keeps_its_accuracy_at_large_levels(dtype, rtol):
+    """Additive input noise up to level 1e8: the quadratic form agrees with the direct one to
+    the precision's rounding (its ℓ² term had been a difference of terms of size |E w_ref|²:
+    float32 14% off at level 1000), and a fit with w = 0 keeps its clean MSE at every draw."""
+    rng = np.random.default_rng(8)
+    F, n, p = 30, 200, 8
+    w0, W, b = _path_like(rng, F, p)
+    X = rng.standard_normal((n, p))
+    y = X @ w0 + 0.5 + 0.1 * rng.standard_normal(n)
+    params = (
+        {"w": jnp.asarray(W.astype(dtype))[..., None], "b": jnp.asarray(b.astype(dtype))[:, None]},
+    )
+    suite = [("gaussian", [1.0, 100.0, 1e4, 1e8]), ("student_t", [300.0], {"df": 5.0})]
+    out = {
+        m: robustness.evaluate_fits(
+            params,
+            X.astype(dtype),
+            y.astype(dtype),
+            task="regression",
+            suite=suite,
+            draws=4,
+            key=1,
+            method=m,
+        )
+        for m in ("direct", "quadratic")
+    }
+    clean = np.mean((y.astype(dtype).astype(float) - b[-1].astype(dtype)) ** 2)
+    for name, *_ in suite:
+        quad, direct = out["quadratic"][name]["mse"], out["direct"][name]["mse"]
+        np.testing.assert_allclose(quad, direct, rtol=rtol, err_msg=name)
+        np.testing.assert_allclose(quad[-1], clean, rtol=rtol)  # the zero fit (W[-1] = 0)
+        assert np.all(quad[-1] == quad[-1, 0, 0])  # the same at every level and draw
+
+
 def test_a_non_finite_fit_stays_non_finite_and_leaves_the_others_exact(regression):
     X, y = regression
     Ws, bs = W[[0, 1, 0]].copy(), B[[0, 1, 0]].copy()
