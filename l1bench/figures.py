@@ -134,7 +134,7 @@ def robustness_sparsity(table: pd.DataFrame, stem: str | Path) -> list[Path]:
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=len(labels))
     fig.suptitle(
-        "Error under each noise model (mean over its levels) vs sparsity along the λ "
+        "Error under each noise model (mean over its level range) vs sparsity along the λ "
         "path; bands: 95% CI over seeds; dashed: dense penalties at their best strength"
     )
     return save(fig, stem)

@@ -377,7 +377,8 @@ def robustness_summary(
 ) -> tuple[pd.DataFrame, list[str]]:
     """Robustness-versus-sparsity: per penalty and strength (or, with ``selected``, per penalty
     at its cross-validated strength), sparsity, clean error and the error under each noise model
-    (mean over its levels), aggregated over seeds as mean ± 95% t-interval.
+    (its mean over the level range, :func:`_curve_area`), aggregated over seeds as mean ± 95%
+    t-interval.
 
     Returns:
       The table and the names of the noise columns.
@@ -450,7 +451,9 @@ def robustness_markdown(table: pd.DataFrame, noises: list[str], metric: str, tit
             f"## {title}",
             "",
             f"Test {metric} without noise and under each noise "
-            f"model (mean over its levels); means over seeds ± 95% t-interval.",
+            f"model (its mean over the level range: the area under the error-versus-level curve "
+            f"over the range, trapezoids; one level: that level); means over seeds ± 95% "
+            f"t-interval.",
             "",
             markdown_table(header, rows),
             "",
