@@ -195,6 +195,7 @@ def _robustness_table(
         task=data.task,
         activation=cfg.model.activation,
         n_classes=n_classes(data),
+        train_mean=data.X_train.mean(axis=1),  # impute=mean: an imputer fitted on the train part
     )
     primary = PRIMARY[data.task]
     ids = fits[[*ID_COLUMNS, "_flat", f"test_{primary}"]].rename(

@@ -295,27 +295,31 @@ def _quadratic(fn, opts, ds, lv, target, additive, ps, Xs, ys, base, ctx):
 
 
 @partial(jax.jit, static_argnames=("spec", "task", "activation", "n_classes"))
-def _evaluate_suite(params, X, y, keys, levels, ds, *, spec, task, activation, n_classes):
+def _evaluate_suite(
+    params, X, y, keys, levels, ds, train_mean, *, spec, task, activation, n_classes
+):
     """The compiled core: a tuple, per entry of ``spec``, of the metric tuples (S, F, L, D).
 
     ``spec`` is static: per model ``(index in the suite, fn, sorted option items, random,
     method, target, additive, outputs)``; ``levels`` a tuple of (L_m,) arrays; ``keys`` (S,)
     one key per problem; ``ds`` (D,) the draw indices the random models run (a deterministic
-    one runs draw 0 alone, D = 1).
+    one runs draw 0 alone, D = 1); ``train_mean`` (S, p) the training parts' column means
+    (every noise model gets its problem's row as ``train_mean``), or None.
     """
-    ctx = {"task": task, "activation": activation, "n_classes": n_classes}
     first = jnp.zeros((1,), ds.dtype)
 
     def one_model(i, fn, opts, random, method, target, additive, outputs, lv):
         draw_ids = ds if random else first
 
-        def per_problem(ps, Xs, ys, key):
+        def per_problem(ps, Xs, ys, key, mean):
+            ctx = {"task": task, "activation": activation, "n_classes": n_classes}
+            ctx = ctx if mean is None else {**ctx, "train_mean": mean}
             base = jax.random.fold_in(key, i)
             if method == "quadratic":
                 return _quadratic(fn, opts, draw_ids, lv, target, additive, ps, Xs, ys, base, ctx)
             return _direct(fn, outputs, opts, draw_ids, lv, ps, Xs, ys, base, ctx)
 
-        return jax.vmap(per_problem)(params, X, y, keys)
+        return jax.vmap(per_problem)(params, X, y, keys, train_mean)
 
     return tuple(
         one_model(i, fn, dict(opts), *rest, lv)
@@ -323,7 +327,9 @@ def _evaluate_suite(params, X, y, keys, levels, ds, *, spec, task, activation, n
     )
 
 
-def _run_suite(params, X, y, keys, suite, draws, task, activation, n_classes, method, threads):
+def _run_suite(
+    params, X, y, keys, suite, draws, task, activation, n_classes, method, threads, train_mean
+):
     """Run the compiled core; returns ``(values, methods)``, one per suite entry.
 
     On a CPU, for models without hidden layers (linear, logistic), the draws of the random
@@ -368,6 +374,8 @@ def _run_suite(params, X, y, keys, suite, draws, task, activation, n_classes, me
     levels = tuple(jnp.asarray(e.levels, dtype) for e in suite)
     random = [e.model.random for e in suite]
     X, y = jnp.asarray(X, dtype), jnp.asarray(y, dtype)
+    if train_mean is not None:
+        train_mean = jnp.asarray(train_mean, dtype)
     threads = compiled.host_pool_threads() if threads is None else threads
     # models without hidden layers only: their products are small and keep one core busy; an
     # MLP's larger ones XLA already spreads over the cores, and splitting its draws measured
@@ -384,6 +392,7 @@ def _run_suite(params, X, y, keys, suite, draws, task, activation, n_classes, me
                 keys,
                 levels,
                 jnp.arange(j * c, (j + 1) * c),
+                train_mean,
                 spec=spec,
                 task=task,
                 activation=activation,
@@ -396,7 +405,7 @@ def _run_suite(params, X, y, keys, suite, draws, task, activation, n_classes, me
     # every range runs one program (the draw indices are traced): on a first call range 0 runs
     # alone and compiles it, then the others run concurrently (concurrent first calls would
     # each compile it)
-    leaves = jax.tree_util.tree_leaves((params, X, y, keys, levels))
+    leaves = jax.tree_util.tree_leaves((params, X, y, keys, levels, train_mean))
     signature = (spec, task, activation, n_classes, c, *((a.shape, a.dtype) for a in leaves))
     parts = [] if signature in _COMPILED else [run(0)]
     _COMPILED.add(signature)
@@ -441,6 +450,7 @@ def evaluate(
     n_classes: int | None = None,
     method: str = "auto",
     threads: int | None = None,
+    train_mean=None,
 ) -> list[NoiseErrors]:
     """Errors of every fit of every problem under every noise model of ``suite``, one jit.
 
@@ -459,6 +469,8 @@ def evaluate(
       threads: on a CPU, split the random models' draws over up to this many host threads
         (:func:`_run_suite`; models without hidden layers only); None (default): one per
         usable core. Ignored on accelerators.
+      train_mean: (S, p) the training parts' column means: what ``feature_dropout`` with
+        ``impute="mean"`` fills in (None: each test column's own mean).
 
     Returns:
       One :class:`NoiseErrors` per suite entry, arrays (S, F, levels, draws) named as
@@ -470,8 +482,23 @@ def evaluate(
         return []
     _check_threads(threads)
     keys = _noise_keys(jnp.asarray(seeds))
+    if train_mean is not None and np.shape(train_mean) != (X.shape[0], X.shape[-1]):
+        raise ValueError(
+            f"train_mean must be (S, p) = {(X.shape[0], X.shape[-1])}, got {np.shape(train_mean)}"
+        )
     vals, methods = _run_suite(
-        params, X, y, keys, suite, draws, task, activation, n_classes or 2, method, threads
+        params,
+        X,
+        y,
+        keys,
+        suite,
+        draws,
+        task,
+        activation,
+        n_classes or 2,
+        method,
+        threads,
+        train_mean,
     )
     names = metrics.ERRORS[task]
     return [
@@ -526,6 +553,7 @@ def evaluate_fits(
     activation: str = "relu",
     method: str = "auto",
     threads: int | None = None,
+    train_mean=None,
 ) -> dict[str, dict[str, np.ndarray]]:
     """Errors of a batch of fitted models under a noise suite, in one compiled call.
 
@@ -543,6 +571,8 @@ def evaluate_fits(
       method: ``auto`` | ``direct`` | ``quadratic``: how regression MSEs are computed
         (:func:`choose_method`; the values agree to rounding).
       threads: on a CPU, host threads the draws are split over (:func:`evaluate`).
+      train_mean: (p,) the training data's column means, which ``feature_dropout`` with
+        ``impute="mean"`` fills in (None: the test columns' own means).
 
     Returns:
       ``{noise_name: {metric: (F, n_levels, n_draws) array}}`` with metric ``mse`` for
@@ -580,6 +610,10 @@ def evaluate_fits(
     n_classes = ws[-1].shape[-1] if task == "multiclass" else 2
     if task != "regression" and not np.all(np.isin(y_test, np.arange(n_classes))):
         raise ValueError(f"y_test must hold class indices 0..{n_classes - 1} for task={task}")
+    if train_mean is not None and np.shape(train_mean) != (X_test.shape[1],):
+        raise ValueError(
+            f"train_mean must be ({X_test.shape[1]},), got shape {np.shape(train_mean)}"
+        )
     entries = _suite_entries(suite, task, len(ws))
     if not entries:
         return {}
@@ -598,6 +632,7 @@ def evaluate_fits(
         n_classes,
         method,
         threads,
+        None if train_mean is None else np.asarray(train_mean)[None],
     )
     out = {}
     for e, v in zip(entries, vals, strict=True):

@@ -159,6 +159,13 @@ def test_feature_dropout_zeroes_a_level_fraction_and_mean_imputes():
     col_mean = np.broadcast_to(np.asarray(X).mean(axis=0), X.shape)
     np.testing.assert_allclose(imputed[missing], col_mean[missing], rtol=1e-14)
     np.testing.assert_array_equal(imputed[~missing], np.asarray(X)[~missing])
+    # given the training part's means, those are filled in (an imputer fitted on train)
+    train_mean = jnp.arange(10.0) - 4.5
+    key = jax.random.key(0)
+    filled = np.asarray(fn(key, X, None, None, level, impute="mean", train_mean=train_mean)[0])
+    want = np.broadcast_to(np.asarray(train_mean), X.shape)
+    np.testing.assert_array_equal(filled[missing], want[missing])
+    np.testing.assert_array_equal(filled[~missing], np.asarray(X)[~missing])
 
 
 # ---------------------------------------------------------------- label noise

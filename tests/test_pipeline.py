@@ -35,6 +35,30 @@ def test_seed_experiment_matches_sklearn_lasso(seed):
     assert "Coefficients" in report and "Intercept" in report and "Mean squared error" in report
 
 
+def test_mean_imputation_uses_the_training_part(compose_cfg):
+    # raw features (standardize=false), every entry missing: each test row becomes the
+    # training part's column means, so each fit's error is that of one constant prediction
+    cfg = validate(
+        compose_cfg(
+            "dataset=diabetes",
+            "dataset.standardize=false",
+            "penalty=l1",
+            "penalty.l1.n_lambdas=3",
+            "cv_folds=0",
+            "noise=feature_dropout",
+            "noise.models.feature_dropout.levels=[1.0]",
+            "noise.models.feature_dropout.impute=mean",
+            "noise.draws=1",
+        )
+    )
+    out = pipeline.run(cfg)
+    data = pipeline.load(cfg)
+    coef, intercept = pipeline.linear_coefficients(out.params)
+    pred = data.X_train[0].mean(axis=0) @ coef.T + intercept  # (F,)
+    want = np.mean((data.y_test[0][:, None] - pred) ** 2, axis=0)
+    np.testing.assert_allclose(out.robustness["error"], want, rtol=1e-10)
+
+
 def test_default_run_fits_every_penalty_and_seed():
     out = pipeline.run(
         validate(

@@ -511,6 +511,30 @@ def test_quadratic_form_keeps_its_accuracy_at_large_levels(dtype, rtol):
         assert np.all(quad[-1] == quad[-1, 0, 0])  # the same at every level and draw
 
 
+@pytest.mark.parametrize("method", ["direct", "quadratic"])
+def test_mean_imputation_fills_in_the_training_means(regression, method):
+    # every entry missing (level 1): each row becomes the training means m, so fit f predicts
+    # mᵀw_f + b_f for every row; without train_mean the test columns' own means are used
+    X, y = regression
+    m = np.linspace(-1.0, 2.0, X.shape[1])
+    kwargs = dict(
+        task="regression",
+        suite=[("feature_dropout", [1.0], {"impute": "mean"})],
+        draws=2,
+        key=0,
+        method=method,
+    )
+    out = robustness.evaluate_fits(_batch(W, B), X, y, train_mean=m, **kwargs)
+    mse = out["feature_dropout"]["mse"]
+    want = np.mean((y[:, None] - (m @ W.T + B)) ** 2, axis=0)
+    np.testing.assert_allclose(mse, np.broadcast_to(want[:, None, None], mse.shape), rtol=1e-12)
+    own = robustness.evaluate_fits(_batch(W, B), X, y, **kwargs)["feature_dropout"]["mse"]
+    want = np.mean((y[:, None] - (X.mean(0) @ W.T + B)) ** 2, axis=0)
+    np.testing.assert_allclose(own[:, 0, 0], want, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"train_mean must be \(6,\)"):
+        robustness.evaluate_fits(_batch(W, B), X, y, train_mean=m[:3], **kwargs)
+
+
 def test_a_non_finite_fit_stays_non_finite_and_leaves_the_others_exact(regression):
     X, y = regression
     Ws, bs = W[[0, 1, 0]].copy(), B[[0, 1, 0]].copy()

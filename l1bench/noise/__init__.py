@@ -19,7 +19,7 @@ gaussian               inputs       X + ℓ·N(0, 1)                            
 uniform                inputs       X + U(−√3·ℓ, √3·ℓ)                          (std ℓ)
 laplace                inputs       X + Laplace(0, ℓ/√2)                        (std ℓ)
 student_t              inputs       X + ℓ·√((df−2)/df)·t_df, df > 2             (std ℓ)
-feature_dropout        inputs       each entry missing w.p. ℓ; imputed 0 or column mean
+feature_dropout        inputs       each entry missing w.p. ℓ; imputed 0 or the train mean
 label_noise            labels       regression y + ℓ·N(0, 1); classes: w.p. ℓ another class
 param_additive         params       w + ℓ·N(0, 1) on every weight (biases untouched)
 param_multiplicative   params       w·(1 + ℓ·N(0, 1)) on every weight (biases untouched)
@@ -124,7 +124,8 @@ NOISE_MODELS: dict[str, NoiseModel] = {
             "inputs",
             random.feature_dropout,
             {"impute": "zero"},
-            description="each entry missing with probability level, imputed by 0 or column mean",
+            description="each entry missing with probability level, imputed by 0 or the training "
+            "column mean",
         ),
         NoiseModel(
             "label_noise",

@@ -132,24 +132,31 @@ def gamma_large(key, a, shape, dtype):
     return g.reshape(shape)
 
 
-def feature_dropout(key, X, y, params, level, *, impute="zero", **_):
+def feature_dropout(key, X, y, params, level, *, impute="zero", train_mean=None, **_):
     """Missing features: each entry of X is missing with probability ℓ, then imputed.
 
     .. math:: X'_{ij} = M_{ij} \\, c_j + (1 - M_{ij}) X_{ij}, \\quad M_{ij} \\sim
        \\mathrm{Bernoulli}(ℓ),
 
-    with ``c_j = 0`` (``impute="zero"``) or ``c_j = mean_i X_ij``, the column mean of X as given
-    (``impute="mean"``; the training data are standardized, so this is close to 0 on a test set
-    from the same distribution). No rescaling by 1/(1 − ℓ): this is missing data, not dropout.
+    with ``c_j = 0`` (``impute="zero"``) or ``c_j`` the training data's column mean
+    (``impute="mean"``: ``train_mean``, as an imputer fitted on the training part; on
+    standardized features it is 0, the same as ``zero``). Without ``train_mean`` (an
+    evaluation given no training data) ``mean`` takes X's own column means. No rescaling by
+    1/(1 − ℓ): this is missing data, not dropout.
 
     Args:
       impute: ``"zero"`` | ``"mean"``.
+      train_mean: (p,) the training part's column means, for ``impute="mean"``.
 
     Returns:
       ``(X', y, params)``.
     """
     missing = jax.random.bernoulli(key, level, X.shape)
-    fill = jnp.zeros_like(X) if impute == "zero" else jnp.broadcast_to(X.mean(axis=0), X.shape)
+    if impute == "zero":
+        fill = jnp.zeros_like(X)
+    else:
+        means = X.mean(axis=0) if train_mean is None else train_mean.astype(X.dtype)
+        fill = jnp.broadcast_to(means, X.shape)
     return jnp.where(missing, fill, X), y, params
 
 
