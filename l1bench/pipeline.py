@@ -18,9 +18,9 @@ import pandas as pd
 from l1bench import cv, metrics, noise, progress, results, robustness
 from l1bench.config import Config, ConfigError
 from l1bench.data import Dataset, load_dataset
-from l1bench.fit import backends, compiled
+from l1bench.fit import backends, compiled, convex
 from l1bench.fit.convex import STATUS
-from l1bench.grid import Grid, Strengths, make_grid, repeat_problems
+from l1bench.grid import Grid, Strengths, make_grid, repeat_problems, subgrid
 from l1bench.penalties import make_penalty
 
 log = logging.getLogger("l1bench")
@@ -116,6 +116,17 @@ def check_sizes(cfg: Config, data: Dataset, grid: Grid) -> None:
         raise ConfigError(
             "the noise suite needs a test set: set dataset.test_size > 0 or noise=none"
         )
+    exact = [
+        i for i, p in enumerate(grid.penalties) if not backends.is_trained(p, cfg.model, cfg.solver)
+    ]
+    if exact and cfg.solver.name == "convex" and data.task == "regression":
+        try:  # e.g. working_set, which needs p > n and an L1 part in every fit
+            convex._check_algorithm(cfg.solver.algorithm, subgrid(grid, exact), data.X_train)
+        except ValueError as err:
+            raise ConfigError(
+                f"{err} (dataset {data.name}: {n} training rows, {data.X_train.shape[2]} "
+                "features)"
+            ) from None
 
 
 TRAIN_NOISE_STREAM = 5  # a seed's key stream for train-time corruption

@@ -182,6 +182,10 @@ def test_cli_unknown_keys_and_bad_types_exit_2_naming_the_keys(tmp_path):
         ),
         (["dataset=diabetes", "model=mlp", "solver=optax", "solver.batch_size=400"], "331 rows"),
         (["dataset.test_size=0", "noise=gaussian"], "needs a test set"),
+        (
+            ["penalty=l1", "solver.algorithm=working_set"],
+            r"working_set' needs p > n .* \(dataset synthetic_sparse: 150 training rows, 50 ",
+        ),
     ],
 )
 def test_settings_the_data_cannot_take_fail_before_any_fit(monkeypatch, overrides, match):
