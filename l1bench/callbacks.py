@@ -21,6 +21,8 @@ from omegaconf import DictConfig, OmegaConf
 log = logging.getLogger("l1bench")
 
 PROGRESS_FILE = "sweep_progress.json"
+# the last sweep's outcome in this process, for the command's exit status (``l1bench.cli``)
+LAST_SWEEP: dict[str, Any] = {}
 
 
 def count_jobs(overrides: list[str]) -> int | None:
@@ -82,6 +84,9 @@ class ReportCallback(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         merged = write_report([sweep_dir], sweep_dir)
         n_rows = len(merged.tables.get("fits.csv", []))
+        LAST_SWEEP.update(
+            dir=str(sweep_dir), complete=len(merged.complete), incomplete=len(merged.incomplete)
+        )
         log.info(
             "sweep report: %d complete jobs (%d fits), %d failed or unfinished -> %s",
             len(merged.complete),

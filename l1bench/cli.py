@@ -61,6 +61,12 @@ def _input_file(cfg: DictConfig) -> dict | None:
     return {"path": str(path.resolve()), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
+def _result_overrides(overrides: list[str]) -> list[str]:
+    """The overrides that can change what a job computes (not ``progress.*`` and the like)."""
+    key = lambda o: o.split("=", 1)[0].lstrip("+~").split(".")[0]
+    return sorted(o for o in overrides if key(o) not in NOT_RESULTS)
+
+
 def _already_done(run_dir: Path, overrides: list[str], composed: dict, input_file) -> bool:
     """A complete manifest for the same overrides, the same composed config (an edited YAML
     is a different run) and, for dataset=file, the same file contents."""
@@ -69,7 +75,7 @@ def _already_done(run_dir: Path, overrides: list[str], composed: dict, input_fil
         return False
     drop = lambda c: {k: v for k, v in (c or {}).items() if k not in NOT_RESULTS}
     return (
-        sorted(manifest.get("overrides", [])) == sorted(overrides)
+        _result_overrides(manifest.get("overrides", [])) == _result_overrides(overrides)
         and drop(manifest.get("composed")) == drop(_plain(composed))
         and manifest.get("input_file") == input_file
     )
@@ -171,7 +177,7 @@ def config_dict(config) -> dict:
 
 def report_main(argv: list[str]) -> int:
     """``l1bench report PATH... [--out DIR]``."""
-    from l1bench.report import write_report
+    from l1bench.report import find_runs, write_report
 
     parser = argparse.ArgumentParser(
         prog="l1bench report",
@@ -192,6 +198,10 @@ def report_main(argv: list[str]) -> int:
         out = one / "report" if (one / "manifest.json").exists() else one
     out = out or "report"
     try:
+        if not find_runs(args.paths):
+            raise FileNotFoundError(
+                f"report: no run directories (holding manifest.json) under {', '.join(args.paths)}"
+            )
         merged = write_report(args.paths, out)
     except (FileNotFoundError, ValueError) as err:
         print(f"l1bench: {err}", file=sys.stderr)
@@ -224,6 +234,8 @@ def main() -> None:
     """Console-script entry point."""
     if len(sys.argv) > 1 and sys.argv[1] == "report":
         sys.exit(report_main(sys.argv[2:]))
+    from l1bench.callbacks import LAST_SWEEP
+
     try:
         _job()
     except SystemExit as exc:  # Hydra exits 1 after printing its error
@@ -235,6 +247,14 @@ def main() -> None:
         if msg or not _STARTED:  # no job ran: the overrides did not compose
             sys.exit(2)
         raise
+    if LAST_SWEEP.get("incomplete"):  # a sweep goes on past failed jobs, but says so
+        n, done = LAST_SWEEP["incomplete"], LAST_SWEEP["complete"]
+        print(
+            f"l1bench: {n} of {n + done} sweep jobs failed or did not finish; they are listed "
+            f"in {LAST_SWEEP['dir']}/summary.md (rerun with resume=true to redo only them)",
+            file=sys.stderr,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

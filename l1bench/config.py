@@ -244,8 +244,8 @@ def _check_penalty(label: str, p: PenaltyConfig) -> None:
     if p.lam is not None:
         if len(p.lam) == 0:
             raise ConfigError(f"{path}.lam is an empty list; give strengths >= 0 or null")
-        for lam in p.lam:
-            _positive(f"{path}.lam[{lam}]", lam, strict=False)
+        for i, lam in enumerate(p.lam):
+            _positive(f"{path}.lam[{i}]", lam, strict=False)
     else:
         if isinstance(p.n_lambdas, bool) or not isinstance(p.n_lambdas, (int, np.integer)):
             raise ConfigError(f"{path}.n_lambdas={p.n_lambdas!r} must be an integer >= 1")

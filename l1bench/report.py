@@ -91,7 +91,8 @@ def merge(paths: Sequence[str | Path]) -> Merged:
 
 
 def write_report(paths: Sequence[str | Path], out_dir: str | Path) -> Merged:
-    """Merge ``paths`` and write ``fits.csv``, ``robustness.csv`` and ``summary.md`` to out_dir.
+    """Merge ``paths`` and write ``fits.csv``, ``robustness.csv``, ``summary.md`` and
+    ``summary.tex`` (the sections of a run's summary, over every run) to out_dir.
 
     A table the merge has no rows for is removed from out_dir (an earlier report's would
     otherwise stand beside this one's).
@@ -112,17 +113,25 @@ def write_report(paths: Sequence[str | Path], out_dir: str | Path) -> Merged:
             results.write_csv_atomic(out_dir / name, merged.tables[name])
         elif (out_dir / name).is_file():
             (out_dir / name).unlink()
-    lines = [f"# l1bench report — {len(merged.complete)} complete runs", ""]
+    title = f"l1bench report — {len(merged.complete)} complete runs"
+    failed = []
     if merged.incomplete:
-        lines += ["## Failed or unfinished runs", ""]
+        failed += ["## Failed or unfinished runs", ""]
         for r in merged.incomplete:
             err = r.manifest.get("error", "")
-            lines.append(f"- `{r.path}`: {r.manifest.get('status', 'unknown')} {err}".rstrip())
-        lines.append("")
+            failed.append(f"- `{r.path}`: {r.manifest.get('status', 'unknown')} {err}".rstrip())
+        failed.append("")
     fits = merged.tables.get("fits.csv")
     if fits is not None and len(fits):
-        lines.append(results.summary_markdown(fits, "Fits, all runs"))
+        # the same sections as a run's summary (robustness versus sparsity, at the selected λ,
+        # fits), the swept keys as columns
+        md, tex = results.run_summary(fits, merged.tables.get("robustness.csv"), title)
+        head, _, rest = md.partition("\n\n")
+        text = "\n".join([head, "", *failed, rest])
+        results.write_text_atomic(out_dir / "summary.tex", tex)
     else:
-        lines.append("No complete runs with fits were found.")
-    results.write_text_atomic(out_dir / "summary.md", "\n".join(lines) + "\n")
+        text = "\n".join([f"# {title}", "", *failed, "No complete runs with fits were found."])
+        if (out_dir / "summary.tex").is_file():
+            (out_dir / "summary.tex").unlink()
+    results.write_text_atomic(out_dir / "summary.md", text + "\n")
     return merged

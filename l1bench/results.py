@@ -252,7 +252,8 @@ def summary_markdown(fits: pd.DataFrame, title: str) -> str:
         f"# {title}",
         "",
         f"{len(fits)} fits ({status}). Means over seeds (diverged fits excluded) ± 95% t-interval;",
-        "sparsity is the fraction of exactly-zero weights.",
+        "sparsity is the fraction of exactly-zero weights; λ is the mean of the seeds' own",
+        "strengths at that point of the path (each seed's path starts at its own λ_max).",
         "",
         markdown_table(header, rows),
         "",
@@ -453,7 +454,8 @@ def robustness_markdown(table: pd.DataFrame, noises: list[str], metric: str, tit
             f"Test {metric} without noise and under each noise "
             f"model (its mean over the level range: the area under the error-versus-level curve "
             f"over the range, trapezoids; one level: that level); means over seeds ± 95% "
-            f"t-interval.",
+            f"t-interval. λ and dropout are means of the seeds' own values (each seed's path "
+            f"starts at its own λ_max, and cross-validation picks a strength per seed).",
             "",
             markdown_table(header, rows),
             "",
@@ -506,13 +508,15 @@ def run_summary(fits: pd.DataFrame, robust: pd.DataFrame | None, title: str) -> 
     cross-validated strength ("selected"), and the per-strength fit summary.
     """
     md, tex = [f"# {title}", ""], []
-    if robust is not None and len(robust):
-        metric = str(robust["metric"].iloc[0])
+    metrics = [] if robust is None or not len(robust) else list(dict.fromkeys(robust["metric"]))
+    for metric in metrics:  # a merge of regression and classification runs: one set each
+        part = robust[robust["metric"] == metric]
         for selected, name in (
             (False, "Robustness versus sparsity"),
             (True, "Selected: each penalty at its cross-validated λ"),
         ):
-            table, noises = robustness_summary(fits, robust, selected=selected)
+            name += f" (test {metric})" if len(metrics) > 1 else ""
+            table, noises = robustness_summary(fits, part, selected=selected)
             text = robustness_markdown(table, noises, metric, name)
             if text:
                 md.append(text)

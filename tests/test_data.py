@@ -229,6 +229,13 @@ def test_a_headerless_csv_reads_every_row_with_the_target_by_position(tmp_path, 
     np.testing.assert_allclose(d.X_train[0][order], want, rtol=1e-15)
 
 
+def test_a_headerless_csv_read_with_a_header_says_how_to_read_it(tmp_path):
+    f = tmp_path / "noheader.csv"
+    pd.DataFrame(np.arange(30.0).reshape(10, 3) % 7 + 0.5).to_csv(f, index=False, header=False)
+    with pytest.raises(DataError, match=r"target column '-1' not found; .*params.header=false"):
+        load_dataset("file", seeds=[0], path=str(f), target="-1")
+
+
 @pytest.mark.parametrize(
     "name,target,params,match",
     [

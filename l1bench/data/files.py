@@ -150,8 +150,14 @@ def from_file(
             )
         target = position
     if str(target) not in columns:
+        hint = ""
+        if path.suffix == ".csv" and all(_is_number(c) for c in columns):
+            hint = (
+                "; every column name is a number, so the file may have no header row: give "
+                "dataset.params.header=false and the target's position as dataset.target"
+            )
         raise _problem(
-            f"{path}: target column {target!r} not found; columns are {', '.join(columns)}"
+            f"{path}: target column {target!r} not found; columns are {', '.join(columns)}{hint}"
         )
     if len(set(columns)) != len(columns):
         dup = sorted({c for c in columns if columns.count(c) > 1})
