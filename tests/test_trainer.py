@@ -102,9 +102,29 @@ def test_penalized_sgd_elastic_net_is_proximal_gradient():
     new = optax.apply_updates(params, updates)
     for layer, g, out in zip(params, grads, new, strict=True):
         w, gw = np.asarray(layer["w"]), np.asarray(g["w"])
-        expect = _soft(w - lr * (gw + lam * (1 - l1_ratio) * w), lr * lam * l1_ratio)
+        # the prox of the whole penalty: soft-threshold, then the L2 part's implicit shrink
+        expect = _soft(w - lr * gw, lr * lam * l1_ratio) / (1 + lr * lam * (1 - l1_ratio))
         np.testing.assert_allclose(np.asarray(out["w"]), expect, rtol=1e-14, atol=1e-15)
         assert np.array_equal(np.asarray(out["w"]) == 0, expect == 0)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_strong_ridge_shrinks_the_weights_at_any_step_size(optimizer):
+    # lr·λ = 100: an explicit weight-decay step w(1 − lr·λ) would flip and grow the weights
+    # 99-fold a step; the implicit one divides them by 1 + lr·λ
+    lr, lam = 0.01, 1e4
+    params = _mlp_params()
+    tx = penalized_optimizer(optimizer, lr, lam, 0.0)
+    state = tx.init(params)
+    zero = jax.tree_util.tree_map(jnp.zeros_like, params)
+    for _ in range(20):
+        updates, state = tx.update(zero, state, params)
+        new = optax.apply_updates(params, updates)
+        for layer, out in zip(params, new, strict=True):
+            w = np.asarray(layer["w"])
+            np.testing.assert_allclose(np.asarray(out["w"]), w / (1 + lr * lam), rtol=1e-12)
+            np.testing.assert_array_equal(np.asarray(out["b"]), np.asarray(layer["b"]))
+        params = new
 
 
 def test_weight_mask_selects_every_w():
@@ -262,6 +282,32 @@ def test_huge_learning_rate_is_diverged(optimizer):
     assert (res.n_iter < 50).all()
     # the last finite parameters come back, flagged
     assert all(np.all(np.isfinite(a)) for a in jax.tree_util.tree_leaves(res.params))
+
+
+def test_a_blow_up_that_has_not_overflowed_is_diverged():
+    # SGD on least squares with lr = 10 / L: the error grows about 9-fold a step, finite after
+    # 20 steps (objective ~1e38) but far above its start; a stable rate converges
+    X, y = _regression(n=50, p=5)
+    L = np.linalg.eigvalsh(X.T @ X / len(y))[-1]
+    statuses = {}
+    for lr in (10.0 / L, 0.5 / L):
+        res = trainer.train_grid(
+            X,
+            y,
+            task="regression",
+            lam=[[[0.01]]],
+            l1_ratio=[0.5],
+            dropout=[[0.0]],
+            seeds=[0],
+            optimizer="sgd",
+            learning_rate=lr,
+            steps=20,
+            check_every=10,
+            tol=0.0,
+        )
+        assert np.isfinite(res.objective).all()
+        statuses[lr] = int(res.status[0, 0, 0])
+    assert statuses == {10.0 / L: DIVERGED, 0.5 / L: MAX_ITER}
 
 
 def test_same_grid_shape_does_not_recompile():

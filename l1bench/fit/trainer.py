@@ -30,7 +30,9 @@ results equal the vmapped per-fit path to rounding (``stacked=False`` selects th
 
 Every ``check_every`` steps the relative KKT measure is evaluated on the full data and a fit whose
 measure is at most ``tol`` stops updating. A fit whose minibatch loss or parameters become
-non-finite stops updating at once (its last finite parameters are kept) and is flagged diverged.
+non-finite stops updating at once (its last finite parameters are kept) and is flagged diverged;
+so is a fit whose final objective is over ``BLOWUP`` (1000) times its objective at the initial
+parameters (a blow-up that had not overflowed within its steps).
 """
 
 from __future__ import annotations
@@ -141,8 +143,14 @@ def _update(opt, cfg, loss, grads, carry, step):
     return params, opt_state, take, diverged, n_iter + take
 
 
-def _status(diverged, objective, kkt, tol):
-    bad = diverged | ~jnp.isfinite(objective) | ~jnp.isfinite(kkt)
+# a fit that ends with its objective this many times the one at its initial parameters has
+# diverged, also when nothing overflowed within its steps
+BLOWUP = 1e3
+
+
+def _status(diverged, objective, kkt, tol, objective0):
+    blown = objective > BLOWUP * jnp.maximum(objective0, jnp.finfo(objective.dtype).tiny)
+    bad = diverged | ~jnp.isfinite(objective) | ~jnp.isfinite(kkt) | blown
     return jnp.where(bad, _DIVERGED, jnp.where(kkt <= tol, _CONVERGED, _MAX_ITER)).astype(jnp.int32)
 
 
@@ -212,8 +220,9 @@ def _fit_one(key, X, y, lam, l1_ratio, rate, lr, tol, *, cfg):
     kkt_rel = lambda params: kkt_abs(params) / kkt_scale
     params, _, _, diverged, n_iter = _train_in_chunks(step_fn, kkt_rel, carry, tol, cfg)
     objective = full_loss(params) + _penalty(params, lam, l1_ratio)
+    objective0 = full_loss(params0) + _penalty(params0, lam, l1_ratio)
     kkt = kkt_abs(params) / kkt_scale
-    return params, objective, kkt, n_iter, _status(diverged, objective, kkt, tol)
+    return params, objective, kkt, n_iter, _status(diverged, objective, kkt, tol, objective0)
 
 
 # -- the stacked path: every fit of the grid in one hand-written forward / backward -----------
@@ -412,7 +421,8 @@ def _fit_stacked(X, y, lam, l1_ratio, dropout, seeds, lr, tol, *, cfg):
     def kkt_abs(params):
         return kkt_v(freeze(grad_full(params)[1]), params, lam_m, a_m)
 
-    grads0 = freeze(grad_full(params0)[1])
+    loss0, grads0 = grad_full(params0)
+    grads0 = freeze(grads0)
     kkt_scale = jax.vmap(_sup_norm)(grads0)
     kkt_scale = jnp.where(kkt_scale > 0, kkt_scale, 1.0)
 
@@ -433,7 +443,8 @@ def _fit_stacked(X, y, lam, l1_ratio, dropout, seeds, lr, tol, *, cfg):
     loss, grads = grad_full(params)
     objective = loss + jax.vmap(_penalty)(params, lam_m, a_m)
     kkt = kkt_v(freeze(grads), params, lam_m, a_m) / kkt_scale
-    status = _status(diverged, objective, kkt, tol)
+    objective0 = loss0 + jax.vmap(_penalty)(params0, lam_m, a_m)
+    status = _status(diverged, objective, kkt, tol, objective0)
     out = (params, objective, kkt, n_iter, status)
     return jax.tree_util.tree_map(lambda a: a.reshape(S, P, L, *a.shape[1:]), out)
 

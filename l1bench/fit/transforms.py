@@ -1,8 +1,8 @@
 """optax transforms for the L1 / L2 / elastic-net family: a proximal L1 step and decoupled L2.
 
-optax has projections but no L1 proximal operator; :func:`prox_l1` is one, written as a
-:class:`optax.GradientTransformation` that runs *after* the learning-rate scaling. Chained with
-decoupled weight decay (:func:`optax.add_decayed_weights`) it gives the whole family
+optax has projections but no L1 proximal operator; :func:`prox_elastic_net` is one (with the
+L2 part's implicit shrink), written as an :class:`optax.GradientTransformation` that runs
+*after* the learning-rate scaling. After a gradient (or Adam) step it gives the whole family
 
 .. math::
 
@@ -64,37 +64,43 @@ class ProxL1State(NamedTuple):
     count: jax.Array
 
 
-def prox_l1(
+def prox_elastic_net(
     learning_rate: optax.ScalarOrSchedule,
-    strength,
+    l1_strength,
+    l2_strength=0.0,
     mask: Any | Callable[[Any], Any] | None = weight_mask,
 ) -> optax.GradientTransformation:
-    """Proximal step of ``strength * ||w||_1`` on the masked leaves, after the step is scaled.
+    """Proximal step of ``μ||w||₁ + (κ/2)||w||²`` on the masked leaves, after the step is scaled.
 
     Placed after the learning-rate scaling in a chain, it receives the update ``u`` (already
     ``-lr * direction``) and returns the update ``u'`` with
 
     .. math::
 
-       \\theta + u' = \\operatorname{soft}(\\theta + u, \\; \\eta_t \\mu),
-       \\qquad \\operatorname{soft}(z, \\tau) = \\operatorname{sign}(z) \\max(|z| - \\tau, 0)
+       \\theta + u' = \\frac{\\operatorname{soft}(\\theta + u, \\; \\eta_t \\mu)}
+         {1 + \\eta_t \\kappa}, \\qquad
+       \\operatorname{soft}(z, \\tau) = \\operatorname{sign}(z) \\max(|z| - \\tau, 0)
 
-    on the masked leaves (η_t the learning rate at step t, μ = ``strength``); other leaves pass
-    through. Where the threshold wins, ``u' = -θ`` exactly, so ``θ + u'`` is an exact zero.
-    With plain SGD before it this is the proximal gradient (ISTA) step.
+    on the masked leaves (η_t the learning rate at step t, μ = ``l1_strength``, κ =
+    ``l2_strength``); other leaves pass through. Where the threshold wins, ``u' = -θ`` exactly,
+    so ``θ + u'`` is an exact zero. With plain SGD before it this is the proximal gradient
+    (ISTA) step of the elastic net. The L2 part is shrunk implicitly, ``1/(1 + ηκ)``, stable for
+    any ``ηκ``, where the explicit decay ``1 − ηκ`` of a weight-decay step flips sign and grows
+    once ``ηκ > 2``; both have the same fixed points.
 
     Args:
       learning_rate: the step size η, a scalar (may be traced) or an optax schedule of the step
         count; it must be the one the chain scales by.
-      strength: μ ≥ 0, the L1 strength (λα in the family); may be a traced scalar.
+      l1_strength: μ ≥ 0 (λα in the family); may be a traced scalar.
+      l2_strength: κ ≥ 0 (λ(1 − α)); may be a traced scalar.
       mask: a pytree of bools, or a function of the params returning one, selecting the leaves
-        to threshold; defaults to :func:`weight_mask` (every ``w``); None thresholds every leaf.
+        to shrink; defaults to :func:`weight_mask` (every ``w``); None shrinks every leaf.
 
     Returns:
       An :class:`optax.GradientTransformation`; ``update`` requires ``params``.
 
     Examples:
-      >>> tx = optax.chain(optax.sgd(0.1), prox_l1(0.1, 0.5))
+      >>> tx = optax.chain(optax.sgd(0.1), prox_elastic_net(0.1, 0.5, 0.2))
     """
 
     def init_fn(params):
@@ -103,20 +109,35 @@ def prox_l1(
 
     def update_fn(updates, state, params=None):
         if params is None:
-            raise ValueError("prox_l1 needs the params: call update(updates, state, params)")
+            raise ValueError("the prox needs the params: call update(updates, state, params)")
         lr = learning_rate(state.count) if callable(learning_rate) else learning_rate
-        threshold = lr * strength
         selected = _resolve_mask(mask, params)
 
         def prox(u, p, on):
             if not on:
                 return u
-            return (soft_threshold(p + u, jnp.asarray(threshold, p.dtype)) - p).astype(u.dtype)
+            threshold = jnp.asarray(lr * l1_strength, p.dtype)
+            shrink = 1.0 + jnp.asarray(lr * l2_strength, p.dtype)
+            return (soft_threshold(p + u, threshold) / shrink - p).astype(u.dtype)
 
         updates = jax.tree_util.tree_map(prox, updates, params, selected)
         return updates, ProxL1State(count=_safe_increment(state.count))
 
     return optax.GradientTransformation(init_fn, update_fn)
+
+
+def prox_l1(
+    learning_rate: optax.ScalarOrSchedule,
+    strength,
+    mask: Any | Callable[[Any], Any] | None = weight_mask,
+) -> optax.GradientTransformation:
+    """Proximal step of ``strength * ||w||_1`` (:func:`prox_elastic_net` without an L2 part):
+    ``θ + u' = soft(θ + u, η_t μ)``.
+
+    Examples:
+      >>> tx = optax.chain(optax.sgd(0.1), prox_l1(0.1, 0.5))
+    """
+    return prox_elastic_net(learning_rate, strength, 0.0, mask)
 
 
 def penalized_optimizer(
@@ -130,15 +151,18 @@ def penalized_optimizer(
     b2: float = 0.999,
     eps: float = 1e-8,
 ) -> optax.GradientTransformation:
-    """An optimizer for ``loss + λ(α||W||₁ + (1-α)/2 ||W||²)``: base step, decoupled L2, prox L1.
+    """An optimizer for ``loss + λ(α||W||₁ + (1-α)/2 ||W||²)``: base step, then the penalty's prox.
 
-    * ``sgd``: ``chain(add_decayed_weights(λ(1-α)), scale_by_learning_rate(η), prox_l1(η, λα))``
-      is exactly the proximal gradient step on the loss plus the penalty above: a gradient step
-      on the smooth part ``loss + λ(1-α)/2 ||W||²`` followed by the prox of ``ηλα||W||₁``. With
-      full batches and ``η <= 1/L`` it converges to the penalized minimizer.
-    * ``adam``: ``chain(scale_by_adam, add_decayed_weights(λ(1-α)), scale_by_learning_rate(η),
-      prox_l1(η, λα))`` is AdamW's decoupled L2 followed by a Euclidean soft-threshold of
-      ``ηλα``. This is a heuristic "proximal Adam": the prox ignores Adam's diagonal
+    * ``sgd``: ``chain(scale_by_learning_rate(η), prox_elastic_net(η, λα, λ(1-α)))`` is exactly
+      the proximal gradient step on the loss plus the penalty above: a gradient step on the
+      loss followed by the prox of the whole penalty, ``soft(·, ηλα) / (1 + ηλ(1-α))``. With
+      full batches and ``η <= 1/L`` it converges to the penalized minimizer, for any λ (an
+      explicit weight-decay step ``w(1 − ηλ(1-α))`` diverges once ``ηλ(1-α) > 2``: the default
+      ridge path for MLPs starts at 1000·λ_max and had grown weights to 1e191).
+    * ``adam``: ``chain(scale_by_adam, scale_by_learning_rate(η), prox_elastic_net(η, λα,
+      λ(1-α)))`` is AdamW's decoupled L2, taken implicitly (same fixed points, stable for any
+      λ), and a Euclidean soft-threshold of ``ηλα``. This is a heuristic "proximal Adam": the
+      prox ignores Adam's diagonal
       preconditioner, so its fixed points are *not* the minimizers of the penalized objective
       (at a nonzero stationary weight Adam's normalized step ``m̂/(√v̂+ε)`` must equal ``-λα
       sign(w)``, not the gradient). λα then acts as a threshold on the normalized step,
@@ -162,7 +186,6 @@ def penalized_optimizer(
     base = [optax.scale_by_adam(b1=b1, b2=b2, eps=eps)] if optimizer == "adam" else []
     return optax.chain(
         *base,
-        optax.add_decayed_weights(lam * (1.0 - l1_ratio), mask),
         optax.scale_by_learning_rate(learning_rate),
-        prox_l1(learning_rate, lam * l1_ratio, mask),
+        prox_elastic_net(learning_rate, lam * l1_ratio, lam * (1.0 - l1_ratio), mask),
     )
