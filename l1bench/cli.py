@@ -14,12 +14,14 @@ file contents is skipped.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import logging
 import sys
 import time
 import traceback
+import warnings
 from dataclasses import fields
 from pathlib import Path
 
@@ -81,6 +83,27 @@ def _already_done(run_dir: Path, overrides: list[str], composed: dict, input_fil
     )
 
 
+@contextlib.contextmanager
+def _warnings_logged():
+    """Log a job's warnings as they come (into cli.log, not only stderr) and collect them for
+    the manifest; library deprecation notices go to stderr as usual."""
+    quiet = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)
+    messages: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        plain = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, quiet):
+                return plain(message, category, filename, lineno, file, line)
+            if str(message) not in messages:
+                messages.append(str(message))
+                log.warning("%s", message)
+
+        warnings.showwarning = show
+        yield messages
+
+
 def _enable_compilation_cache(path: str | None) -> None:
     if not path:
         return
@@ -129,7 +152,9 @@ def _job(cfg: DictConfig) -> None:
         config = validate(cfg)
         _enable_compilation_cache(config.compilation_cache)
         log.info("job %s: %s", hc.job.get("num", 0), " ".join(overrides) or "(defaults)")
-        out = pipeline.run(config)
+        with _warnings_logged() as messages:
+            out = pipeline.run(config)
+        manifest["warnings"] = messages
         t = out.info["timings"]
         log.info(
             "fitted %d fits in %.2f s (compile %.2f s, wall %.2f s)",

@@ -369,7 +369,7 @@ def run(cfg: Config) -> RunOutput:
     check_sizes(cfg, data, grid)
     S, P, L = grid.lam.shape
     log.info(
-        "data %s: %d seed(s), train %s, test %s; fitting %d penalties x %d strengths",
+        "data %s: %d seed(s), train %s, test %s; fitting %d penalties x up to %d strengths",
         data.name,
         S,
         data.X_train.shape[1:],
@@ -379,7 +379,7 @@ def run(cfg: Config) -> RunOutput:
     )
     timings: dict[str, float] = {}
     algorithms: dict[str, dict] = {"fit": {}, "cv": {}}  # which algorithm each backend ran
-    with progress.Stage(f"fit: {P} penalties x {L} strengths x {S} seed(s)"):
+    with progress.Stage(f"fit: {P} penalties x up to {L} strengths x {S} seed(s)"):
         fit = _fit(cfg, data, grid, data.X_train, data.y_train, timings, algorithms["fit"])
     log.info("fit: %.2f s (compile %.2f s)", timings.get("fit_s", 0), timings.get("compile_s", 0))
     selection = None

@@ -156,6 +156,25 @@ def test_cli_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, args, messa
     assert manifest["status"] == "failed" and message.split(": ", 1)[1] in manifest["error"]
 
 
+def test_cli_logs_and_records_the_data_warnings(tmp_path):
+    res = _cli(
+        tmp_path,
+        "dataset=digits",
+        "model=logistic",
+        "penalty=l1",
+        "penalty.l1.n_lambdas=2",
+        "cv_folds=0",
+        "noise=none",
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    message = "dataset digits: dropping constant features pixel_0_0"
+    assert any(
+        m.startswith(message)
+        for m in json.loads((tmp_path / "manifest.json").read_text())["warnings"]
+    )
+    assert message in "".join(p.read_text() for p in tmp_path.glob("*.log"))
+
+
 def test_cli_unknown_keys_and_bad_types_exit_2_naming_the_keys(tmp_path):
     solver_keys = ", ".join(f.name for f in fields(SolverConfig))
     for args in (["solver.tol_typo=1"], ["+solver.tol_typo=1"]):  # Hydra's error / the schema's
