@@ -60,7 +60,6 @@ from l1bench import metrics, models
 from l1bench.fit import compiled
 from l1bench.noise import NOISE_MODELS, SuiteEntry, check_entry
 
-_COMPILED: set = set()  # the argument signatures :func:`_run_suite` has run split over threads
 NOISE_STREAM = 4  # the "noise" stream of a seed's key (init 0, dropout 1, batches 2, ...)
 
 
@@ -407,8 +406,8 @@ def _run_suite(
     # each compile it)
     leaves = jax.tree_util.tree_leaves((params, X, y, keys, levels, train_mean))
     signature = (spec, task, activation, n_classes, c, *((a.shape, a.dtype) for a in leaves))
-    parts = [] if signature in _COMPILED else [run(0)]
-    _COMPILED.add(signature)
+    parts = [] if signature in compiled.WARM else [run(0)]
+    compiled.WARM.add(signature)
     with ThreadPoolExecutor(k) as pool:
         parts += pool.map(run, range(len(parts), k))
     compiled.note_threads(k)  # the manifest's ``threads``

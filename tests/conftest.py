@@ -17,6 +17,16 @@ def compose_config(*overrides: str):
         return compose("config", overrides=list(overrides))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _release_executables():
+    """Free each module's compiled executables after it (XLA CPU executables hold hundreds of
+    memory maps each; the whole suite's would pass Linux's limit, see compiled.release)."""
+    yield
+    from l1bench.fit import compiled
+
+    compiled.release()
+
+
 @pytest.fixture
 def compose_cfg():
     return compose_config

@@ -108,3 +108,19 @@ def test_running_a_grid_twice_does_not_recompile():
     out = pipeline.run(dataclasses.replace(cfg, seed=12))  # new data, same shapes
     assert len(compiled._EXECUTABLES) == n
     assert set(out.info["timings"]) >= {"compile_s", "fit_s", "wall_s"}
+
+
+def test_executables_are_released_before_the_memory_map_limit(monkeypatch):
+    # XLA CPU executables hold hundreds of memory maps each; near half the kernel's limit the
+    # kept ones are dropped before the next compile (the process had crashed in XLA's compiler)
+    X, y = np.random.default_rng(0).standard_normal((30, 4)), np.arange(30.0)
+    l1bench.fit(X, y, penalty="l1", n_lambdas=3)
+    assert compiled._EXECUTABLES and compiled.memory_maps() > 0
+    monkeypatch.setattr(compiled, "_map_budget", lambda: 10**9)
+    assert not compiled.release_if_crowded() and compiled._EXECUTABLES
+    monkeypatch.setattr(compiled, "_map_budget", lambda: 0)
+    before = compiled.memory_maps()
+    assert compiled.release_if_crowded() and not compiled._EXECUTABLES
+    assert compiled.memory_maps() < before
+    res = l1bench.fit(X, y, penalty="l1", n_lambdas=3)  # recompiles (releasing again first)
+    assert res.status == ("converged",) * 3

@@ -50,11 +50,58 @@ import jax.numpy as jnp
 import numpy as np
 
 _EXECUTABLES: dict = {}
+# argument signatures whose program has run (l1bench.robustness: a first call runs one range of
+# draws alone so that it compiles once); emptied with the executables by :func:`release`
+WARM: set = set()
 MATMUL_PRECISION = "highest"  # jax.default_matmul_precision of every executable (see above)
 # ``enabled``: split the problem axis across devices (config key ``shard``, on by default);
 # ``used``: the most devices any call since the last :func:`set_sharding` was split over
 # ``threads``: the most host threads any call since then was split over
 SHARD = {"enabled": True, "used": 1, "threads": 1}
+
+
+def release() -> None:
+    """Drop every kept executable and JAX's own caches (the next call of a shape recompiles,
+    or loads it from the persistent compilation cache)."""
+    import gc
+
+    _EXECUTABLES.clear()
+    WARM.clear()
+    jax.clear_caches()
+    gc.collect()
+
+
+def memory_maps() -> int | None:
+    """This process's memory mappings (Linux), or None where /proc cannot tell."""
+    try:
+        with open("/proc/self/maps", "rb") as f:
+            return sum(1 for _ in f)
+    except OSError:
+        return None
+
+
+def _map_budget() -> int:
+    try:
+        with open("/proc/sys/vm/max_map_count") as f:
+            return int(f.read()) // 2
+    except (OSError, ValueError):
+        return 32_765
+
+
+def release_if_crowded() -> bool:
+    """:func:`release` when the process holds over half the kernel's memory-map limit.
+
+    Each XLA CPU executable holds a few hundred mappings (about 300 for a convex fit); Linux
+    allows 65 530 by default, past which XLA's compiler crashes the process (a segmentation
+    fault or an abort, with no message). A long-lived process that compiles many shapes (a
+    sweep of many jobs in one process, a test suite) releases them before it gets there.
+    Returns whether it released.
+    """
+    n = memory_maps()
+    if n is None or n <= _map_budget():
+        return False
+    release()
+    return True
 
 
 def set_sharding(enabled: bool) -> None:
@@ -213,6 +260,7 @@ def call(
     compile_s = 0.0  # only the compile itself: 0 when the executable is reused
     if key not in _EXECUTABLES:
         t_c = time.perf_counter()
+        release_if_crowded()
         if n > 1:
             jitted, shardings = _sharded(fn, statics, len(args), batch_argnums, n)
             specs = [
