@@ -63,22 +63,15 @@ class Certificate(NamedTuple):
     intercept_error: np.ndarray
 
 
-def _scale(unpenalized, kkt0, p0):
-    """The denominator of ``rel_gap``, as in the solvers' ``_solve_one``."""
-    return jnp.maximum(jnp.where(unpenalized, kkt0, p0), jnp.finfo(p0.dtype).tiny)
-
-
 @partial(jax.jit, static_argnames=("fit_intercept", "use_gram"))
 def _certify_linear(X, y, W, b, lam, l1_ratio, d, *, fit_intercept, use_gram):
     prob = convex._prepare(X, y, fit_intercept, use_gram, bounds=False)
-    p0 = 0.5 * prob.yy
-    kkt0 = jnp.max(jnp.abs(convex._residual(prob, jnp.zeros_like(W[0]), use_gram)[0]))
+    kkt0 = convex._kkt0(prob, use_gram)
 
     def one(w, b, lam, l1_ratio, d):
         mu, kappa = lam * l1_ratio, lam * (1.0 - l1_ratio)
-        objective, gap = convex._objective_and_gap(prob, w, mu, kappa, d, use_gram)
+        objective, gap, rel_gap = convex.certificate(prob, w, mu, kappa, d, kkt0, use_gram)
         b_opt = prob.y_mean - w @ prob.x_mean  # 0 without an intercept
-        rel_gap = gap / _scale((mu == 0) & (kappa == 0), kkt0, p0)
         return objective, gap, rel_gap, jnp.abs(b - b_opt)
 
     return jax.vmap(one)(W, b, lam, l1_ratio, d)
@@ -99,7 +92,7 @@ def _certify_logistic(X, y, W, b, lam, l1_ratio, *, n_classes, fit_intercept):
         if fit_intercept:
             Q = logistic._probs(logistic._logits(prob, W, b_c), binary)
             b_error = jnp.max(jnp.abs(jnp.mean(Q - prob.Y, axis=0)))
-        rel_gap = gap / _scale((mu == 0) & (kappa == 0), prob.kkt0, prob.p0)
+        rel_gap = gap / convex.gap_scale((mu == 0) & (kappa == 0), prob.kkt0, prob.p0)
         return objective, gap, rel_gap, b_error
 
     return jax.vmap(one)(W, b, lam, l1_ratio)

@@ -186,6 +186,22 @@ def _gap_from_residual(v, rr, w, mu, kappa, d):
     return primal, jnp.where(unpenalized, vmax, gap)
 
 
+def gap_scale(unpenalized, kkt0, p0):
+    """The denominator of ``rel_gap``: P(0), or the KKT violation at w = 0 where λ = 0."""
+    return jnp.maximum(jnp.where(unpenalized, kkt0, p0), jnp.finfo(p0.dtype).tiny)
+
+
+def _kkt0(prob: _Problem, use_gram: bool):
+    """``max |Xcᵀyc| / n``: the KKT violation at w = 0."""
+    return jnp.max(jnp.abs(_residual(prob, jnp.zeros_like(prob.d_dropout), use_gram)[0]))
+
+
+def certificate(prob: _Problem, w, mu, kappa, d, kkt0, use_gram: bool):
+    """``(objective, gap, rel_gap)`` of ``w``: the measure every exact solver stops on."""
+    objective, gap = _objective_and_gap(prob, w, mu, kappa, d, use_gram)
+    return objective, gap, gap / gap_scale((mu == 0) & (kappa == 0), kkt0, 0.5 * prob.yy)
+
+
 def rounding_floor(dtype):
     """Relative gaps up to this (1000 ε) are rounding-limited in ``dtype``, not progress."""
     return 1e3 * jnp.finfo(dtype).eps
@@ -215,11 +231,7 @@ def _solve_one(prob, w0, lam, l1_ratio, d, tol, max_iter, check_every, use_gram,
     kappa = lam * (1.0 - l1_ratio)
     curv = curvature(prob.lipschitz, prob.diag, kappa, d)
     step = 1.0 / curv  # per coordinate: FISTA on the Jacobi-preconditioned problem
-    p0 = 0.5 * prob.yy
-    kkt0 = jnp.max(jnp.abs(_residual(prob, jnp.zeros_like(w0), use_gram)[0]))
-    unpenalized = (mu == 0) & (kappa == 0)
-    tiny = jnp.finfo(w0.dtype).tiny
-    scale = jnp.maximum(jnp.where(unpenalized, kkt0, p0), tiny)
+    scale = gap_scale((mu == 0) & (kappa == 0), _kkt0(prob, use_gram), 0.5 * prob.yy)
 
     def measure(w):
         return _objective_and_gap(prob, w, mu, kappa, d, use_gram)[1] / scale
@@ -330,15 +342,11 @@ def certify_grid(X, y, coef, lam, l1_ratio, weighted, *, fit_intercept=True, use
 
     def per_problem(Xs, ys, W, lam_s):
         prob = _prepare(Xs, ys, fit_intercept, use_gram, bounds=False)
-        kkt0 = jnp.max(jnp.abs(_residual(prob, jnp.zeros_like(W[0, 0]), use_gram)[0]))
-        p0 = 0.5 * prob.yy
+        kkt0 = _kkt0(prob, use_gram)
 
         def one(w, lam, a, wt):
-            mu, kappa = lam * a, lam * (1.0 - a)
             d = jnp.where(wt, prob.d_dropout, jnp.ones_like(prob.d_dropout))
-            objective, gap = _objective_and_gap(prob, w, mu, kappa, d, use_gram)
-            scale = jnp.where((mu == 0) & (kappa == 0), kkt0, p0)
-            return objective, gap, gap / jnp.maximum(scale, jnp.finfo(p0.dtype).tiny)
+            return certificate(prob, w, lam * a, lam * (1.0 - a), d, kkt0, use_gram)
 
         path = jax.vmap(one, in_axes=(0, 0, None, None))
         return jax.vmap(path)(W, lam_s, l1_ratio, weighted)
@@ -706,13 +714,12 @@ def fit_grid_shared(
     D = jnp.where(jnp.tile(weighted, S)[:, None], d_drop, jnp.ones_like(d_drop))
     kkt0 = jnp.max(jnp.abs(C_l), axis=1)
     lam_l = lam.reshape(S * P, L).T  # (L, B)
-    tiny = jnp.finfo(dtype).tiny
 
     def step(carry, lam_b):
         W, V, mu_prev, W_prev, lam1, lam2 = carry
         mu, kappa = lam_b * alpha, lam_b * (1.0 - alpha)
         unpenalized = (mu == 0) & (kappa == 0)
-        scale = jnp.maximum(jnp.where(unpenalized, kkt0, 0.5 * yy_l), tiny)
+        scale = gap_scale(unpenalized, kkt0, 0.5 * yy_l)
         lanes = (C_l, yy_l, mu, kappa, D, scale, unpenalized)
         W0 = _extrapolate(W, W_prev, lam_b, lam1, lam2) if extrapolate else W
         Wn, V, out = _solve_lanes(
