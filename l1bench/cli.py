@@ -63,10 +63,14 @@ def _input_file(cfg: DictConfig) -> dict | None:
     return {"path": str(path.resolve()), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
 
 
+def _override_key(override: str) -> str:
+    """The dotted key an override sets (``+a.b=1`` -> ``a.b``)."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
 def _result_overrides(overrides: list[str]) -> list[str]:
     """The overrides that can change what a job computes (not ``progress.*`` and the like)."""
-    key = lambda o: o.split("=", 1)[0].lstrip("+~").split(".")[0]
-    return sorted(o for o in overrides if key(o) not in NOT_RESULTS)
+    return sorted(o for o in overrides if _override_key(o).split(".")[0] not in NOT_RESULTS)
 
 
 def _already_done(run_dir: Path, overrides: list[str], composed: dict, input_file) -> bool:
@@ -246,7 +250,7 @@ def unknown_override(args: list[str]) -> str | None:
     for arg in args:
         if arg.startswith("-") or "=" not in arg:
             continue
-        key = arg.split("=", 1)[0].lstrip("+~")
+        key = _override_key(arg)
         if "/" in key or key.split(".")[0] in groups - {f.name for f in fields(Config)}:
             continue  # a group choice such as experiment=seed or hydra/launcher=joblib
         msg = unknown_key(key)

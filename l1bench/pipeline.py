@@ -104,7 +104,7 @@ def check_sizes(cfg: Config, data: Dataset, grid: Grid) -> None:
             "cross-validation"
         )
     batch = cfg.solver.batch_size
-    trained = any(backends.is_trained(p, cfg.model, cfg.solver) for p in grid.penalties)
+    exact, trained = backends.routes(grid, cfg.model, cfg.solver)
     rows = n - n // cfg.cv_folds if cfg.cv_folds else n  # the smallest training set fitted
     if trained and batch is not None and batch > rows:
         where = "a cross-validation fold's training part" if cfg.cv_folds else "the training part"
@@ -116,9 +116,6 @@ def check_sizes(cfg: Config, data: Dataset, grid: Grid) -> None:
         raise ConfigError(
             "the noise suite needs a test set: set dataset.test_size > 0 or noise=none"
         )
-    exact = [
-        i for i, p in enumerate(grid.penalties) if not backends.is_trained(p, cfg.model, cfg.solver)
-    ]
     if exact and cfg.solver.name == "convex" and data.task == "regression":
         try:  # e.g. working_set, which needs p > n and an L1 part in every fit
             convex._check_algorithm(cfg.solver.algorithm, subgrid(grid, exact), data.X_train)

@@ -48,6 +48,13 @@ def is_trained(penalty, model, solver) -> bool:
     return penalty.stochastic or solver.name == "optax" or model.name == "mlp"
 
 
+def routes(grid: Grid, model, solver) -> tuple[list[int], list[int]]:
+    """``(exact, trained)``: the indices of ``grid``'s penalties an exact solver fits and those
+    the optax trainer fits (:func:`is_trained`)."""
+    trained = [i for i, p in enumerate(grid.penalties) if is_trained(p, model, solver)]
+    return [i for i in range(len(grid.penalties)) if i not in trained], trained
+
+
 def _linear_params(coef: np.ndarray, intercept: np.ndarray, multiclass: bool):
     if multiclass:
         return ({"w": coef, "b": intercept},)
@@ -186,8 +193,7 @@ def fit(
       info: if a dict, each backend that ran records under its name which algorithm it used
         (e.g. ``info["convex"]["algorithm"]``, see ``l1bench.fit.convex.ALGORITHMS``).
     """
-    trained = [i for i, p in enumerate(grid.penalties) if is_trained(p, model, solver)]
-    exact = [i for i in range(len(grid.penalties)) if i not in trained]
+    exact, trained = routes(grid, model, solver)
     info = {} if info is None else info
     kw = dict(
         task=task, n_classes=n_classes, model=model, solver=solver, timings=timings, info=info

@@ -207,7 +207,8 @@ def _fit_one(key, X, y, lam, l1_ratio, rate, lr, tol, *, cfg):
         grads = _freeze_intercept(cfg, jax.grad(full_loss)(params))
         return _kkt_abs(grads, params, lam, l1_ratio)
 
-    kkt_scale = _sup_norm(_freeze_intercept(cfg, jax.grad(full_loss)(params0)))
+    loss0, grads0 = jax.value_and_grad(full_loss)(params0)
+    kkt_scale = _sup_norm(_freeze_intercept(cfg, grads0))
     kkt_scale = jnp.where(kkt_scale > 0, kkt_scale, 1.0)
     opt = penalized_optimizer(cfg["optimizer"], _learning_rate(cfg, lr), lam, l1_ratio)
 
@@ -220,7 +221,7 @@ def _fit_one(key, X, y, lam, l1_ratio, rate, lr, tol, *, cfg):
     kkt_rel = lambda params: kkt_abs(params) / kkt_scale
     params, _, _, diverged, n_iter = _train_in_chunks(step_fn, kkt_rel, carry, tol, cfg)
     objective = full_loss(params) + _penalty(params, lam, l1_ratio)
-    objective0 = full_loss(params0) + _penalty(params0, lam, l1_ratio)
+    objective0 = loss0 + _penalty(params0, lam, l1_ratio)
     kkt = kkt_abs(params) / kkt_scale
     return params, objective, kkt, n_iter, _status(diverged, objective, kkt, tol, objective0)
 
