@@ -17,7 +17,7 @@ import pandas as pd
 
 from experiments.common import RESULTS, aggregate, fmt, run, write_table
 from l1bench import figures
-from l1bench.results import markdown_table, robustness_per_fit
+from l1bench.results import NOT_AVERAGED, markdown_table, robustness_per_fit
 
 RUNS = {
     "synthetic_sparse": (),
@@ -43,7 +43,7 @@ def per_fit(overrides: tuple[str, ...]) -> pd.DataFrame:
     accuracy = long["metric"] == "accuracy"
     long.loc[accuracy, "error"] = 1.0 - long.loc[accuracy, "error"]
     long["metric"] = long["metric"].replace({"accuracy": "error rate", "mse": "MSE"})
-    return long[long["status"] != "diverged"]
+    return long[~long["status"].isin(NOT_AVERAGED)]
 
 
 def table() -> pd.DataFrame:

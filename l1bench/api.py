@@ -37,12 +37,16 @@ class FitResult(NamedTuple):
         the L1 part zeroes a feature. None for MLPs (see ``params``).
       intercept: (L,) — (L, K) for K classes. None for MLPs.
       lam: (L,) strengths λ. dropout: (L,) dropout rates (NaN unless dropout).
-      objective: (L,) the objective at the solution. gap: (L,) its duality gap (exact solvers)
+      objective: (L,) the objective at the solution (for stochastic dropout its expectation
+        under dropout; see ``objective_se``). gap: (L,) its duality gap (exact solvers)
         or relative KKT measure (optax).
       rel_gap: (L,) the quantity compared with ``tol``.
-      n_iter: (L,) iterations. status: (L,) ``converged`` | ``max_iter`` | ``diverged``.
+      n_iter: (L,) iterations. status: (L,) ``converged`` | ``max_iter`` | ``diverged`` |
+        ``worse_than_zero`` (the objective is above the zero model's: weights 0, intercept fitted).
       params: the fitted models (:mod:`l1bench.models` layers, leading axis L).
       classes: the original class labels in index order (classification), else None.
+      objective_se: (L,) the standard error of ``objective`` where it is a Monte-Carlo estimate
+        (stochastic dropout without a marginalized form), else 0.
     """
 
     coef: np.ndarray | None
@@ -56,6 +60,7 @@ class FitResult(NamedTuple):
     status: tuple[str, ...]
     params: Any = None
     classes: tuple | None = None
+    objective_se: np.ndarray | None = None
 
 
 def _as_x(X) -> np.ndarray:
@@ -119,7 +124,7 @@ def fit(
     algorithm: str = "auto",
     hidden: Sequence[int] = (),
     activation: str = "relu",
-    optimizer: str = "adam",
+    optimizer: str = "prox_grad",
     learning_rate: float = 1e-2,
     lr_schedule: str = "constant",
     steps: int = 1000,
@@ -160,7 +165,10 @@ def fit(
       algorithm: the convex solver's algorithm for linear models: ``auto`` (by regime; the
         default) | ``gram`` | ``design`` | ``working_set`` (``l1bench.fit.convex.ALGORITHMS``).
       hidden, activation: MLP hidden widths and nonlinearity.
-      optimizer, learning_rate, lr_schedule, steps, batch_size: the optax trainer's settings.
+      optimizer, learning_rate, lr_schedule, steps, batch_size: the optax trainer's settings
+        (``prox_grad``, the default, is proximal gradient with a backtracking step starting
+        at ``learning_rate``; ``sgd`` / ``adam`` take fixed steps: see
+        ``l1bench.fit.trainer.train_grid``).
       seed: seed of the trainer's random streams (init, minibatches, dropout masks).
 
     Returns:
@@ -279,4 +287,5 @@ def fit(
         status=tuple(STATUS[s] for s in take(out.status)),
         params=params,
         classes=classes,
+        objective_se=take(out.objective_se),
     )

@@ -28,7 +28,7 @@ PENALTY_KINDS = ("none", "l1", "l2", "elastic_net", "dropout")
 DROPOUT_MODES = ("auto", "marginalized", "stochastic")
 MODELS = ("linear", "logistic", "mlp")
 SOLVERS = ("convex", "optax", "sklearn")
-OPTIMIZERS = ("adam", "sgd")
+OPTIMIZERS = ("prox_grad", "adam", "sgd")  # l1bench.fit.trainer.OPTIMIZERS
 LR_SCHEDULES = ("constant", "cosine")
 ACTIVATIONS = ("relu", "tanh", "gelu", "sigmoid")
 PRECISIONS = ("float64", "float32")
@@ -118,7 +118,7 @@ class SolverConfig:
     precision: str = "float64"
     algorithm: str = "auto"  # convex, linear models: auto (by regime) | gram | design | working_set
     # optax trainer only
-    optimizer: str = "adam"
+    optimizer: str = "prox_grad"
     learning_rate: float = 1e-2
     lr_schedule: str = "constant"
     steps: int = 1000

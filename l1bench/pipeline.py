@@ -280,7 +280,8 @@ def cross_validate(cfg: Config, data: Dataset, grid: Grid, timings, info=None) -
         activation=cfg.model.activation,
     )
     name = CV_METRIC[data.task]
-    e = np.where(fit.status.reshape(S * k, -1) == 2, np.nan, errs[name])  # diverged: no vote
+    failed = np.isin(fit.status, [STATUS.index(s) for s in results.NOT_AVERAGED])
+    e = np.where(failed.reshape(S * k, -1), np.nan, errs[name])  # no vote
     return cv.select(e.reshape(S, k, P, L), grid.valid)
 
 
@@ -325,6 +326,7 @@ def _fit_table(
     columns.update(
         {
             "objective": fit.objective.ravel(),
+            "objective_se": fit.objective_se.ravel(),
             "gap": fit.gap.ravel(),
             "rel_gap": fit.rel_gap.ravel(),
             "n_iter": fit.n_iter.ravel(),

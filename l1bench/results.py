@@ -65,6 +65,9 @@ SUMMARY_VALUES = {
 
 # the files a run owns (besides manifest.json): cleared when a job starts, so that a rerun into
 # the same directory never leaves an earlier run's table beside its own (or beside a failure)
+# fit statuses left out of every mean (and of cross-validation's votes): a fit that blew up, or
+# one whose objective is above the zero model's (l1bench.fit.backends.mark_worse_than_zero)
+NOT_AVERAGED = ("diverged", "worse_than_zero")
 RUN_FILES = ("fits.csv", "robustness.csv", "coefs.npz", "summary.md", "summary.tex")
 # the process's umask, read once (os.umask can only be read by setting it): mkstemp creates
 # 0600 files, and results are chmod-ed to what a plain open() would give (0666 & ~umask)
@@ -175,7 +178,8 @@ SEED_OVERRIDES = ("override.seed", "override.n_seeds", "override.penalty")
 def summarize(fits: pd.DataFrame) -> pd.DataFrame:
     """Aggregate fits over seeds: one row per configuration, penalty and strength index.
 
-    Diverged fits are left out of the means and counted in ``n_excluded``; fits that stopped at
+    Fits whose status is in :data:`NOT_AVERAGED` (diverged, worse than the zero model) are left
+    out of the means and counted in ``n_excluded``; fits that stopped at
     their iteration cap (``max_iter``, the normal end of fixed-epoch training) are kept, and
     counted by status in the summary's header. ``cv_best`` / ``cv_1se`` count the seeds whose
     cross-validation picked the strength.
@@ -184,7 +188,7 @@ def summarize(fits: pd.DataFrame) -> pd.DataFrame:
     keys = group_keys(fits)
     rows = []
     for key, g in fits.groupby(keys, sort=False, dropna=False):
-        ok = g[g["status"] != "diverged"]
+        ok = g[~g["status"].isin(NOT_AVERAGED)]
         row = dict(zip(keys, key, strict=True))
         row.update(
             {
@@ -251,7 +255,8 @@ def summary_markdown(fits: pd.DataFrame, title: str) -> str:
     parts = [
         f"# {title}",
         "",
-        f"{len(fits)} fits ({status}). Means over seeds (diverged fits excluded) ± 95% t-interval;",
+        f"{len(fits)} fits ({status}). Means over seeds (diverged and worse_than_zero fits "
+        "excluded) ± 95% t-interval;",
         "sparsity is the fraction of exactly-zero weights; λ is the mean of the seeds' own",
         "strengths at that point of the path (each seed's path starts at its own λ_max).",
         "",
@@ -400,7 +405,7 @@ def robustness_summary(
     keys = [k for k in group_keys(per_fit) if not (selected and k == "lam_index")]
     rows = []
     for key, g in per_fit.groupby(keys, sort=False, dropna=False):
-        ok = g[g["status"] != "diverged"]
+        ok = g[~g["status"].isin(NOT_AVERAGED)]
         row = dict(zip(keys, key, strict=True))
         row.update(
             lam=float(ok["lam"].mean()) if len(ok) else np.nan,

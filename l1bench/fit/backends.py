@@ -12,6 +12,10 @@ any × optax, mlp           :mod:`l1bench.fit.trainer` (optax, prox-L1, stochast
 Penalties with stochastic dropout always go to the optax trainer, so one job can compare exact
 L1/L2/elastic-net fits with trained dropout fits. Each backend runs its part of the grid as one
 compiled call; the parts are put back together along the penalty axis.
+
+Every fit, whichever backend made it, is then held against the zero model (all weights 0, the
+intercept fitted; :func:`zero_objective`): a fit whose objective is above it is not a solution
+of its problem, and its status becomes ``worse_than_zero`` (:func:`mark_worse_than_zero`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from l1bench.fit.convex import STATUS
 from l1bench.grid import Grid, subgrid
 
 
@@ -31,6 +36,8 @@ class FitOutput(NamedTuple):
       objective: (S, P, L). gap: (S, P, L) duality gap (exact backends) or the trainer's relative
         KKT measure. rel_gap: (S, P, L) the stopping measure. n_iter, status: (S, P, L).
       solver: (P,) the backend of each penalty (``convex``, ``sklearn`` or ``optax``).
+      objective_se: (S, P, L) the standard error of ``objective`` where it is a Monte-Carlo
+        estimate (stochastic dropout in a model without a marginalized form), else 0.
     """
 
     params: Any
@@ -40,6 +47,7 @@ class FitOutput(NamedTuple):
     n_iter: np.ndarray
     status: np.ndarray
     solver: tuple[str, ...]
+    objective_se: np.ndarray | None = None
 
 
 def is_trained(penalty, model, solver) -> bool:
@@ -106,6 +114,7 @@ def _exact(grid: Grid, X, y, *, task, n_classes, model, solver, timings, info) -
         out.n_iter,
         out.status,
         (solver.name,) * len(grid.penalties),
+        np.zeros_like(out.objective),
     )
 
 
@@ -147,6 +156,7 @@ def _trained(grid: Grid, X, y, *, task, n_classes, model, solver, timings, info)
         out.n_iter,
         out.status,
         ("optax",) * len(grid.penalties),
+        out.objective_se,
     )
 
 
@@ -161,12 +171,58 @@ def _concat(parts: list[tuple[np.ndarray, FitOutput]]) -> FitOutput:
         return np.concatenate(leaves, axis=1)[:, order]
 
     params = jax.tree_util.tree_map(cat, *[o.params for o in outs])
-    arrays = [
-        cat(*[getattr(o, f) for o in outs])
-        for f in ("objective", "gap", "rel_gap", "n_iter", "status")
-    ]
+    arrays = {
+        f: cat(*[getattr(o, f) for o in outs])
+        for f in ("objective", "gap", "rel_gap", "n_iter", "status", "objective_se")
+    }
     solvers = sum((o.solver for o in outs), ())
-    return FitOutput(params, *arrays, tuple(solvers[i] for i in order))
+    return FitOutput(params, solver=tuple(solvers[i] for i in order), **arrays)
+
+
+def zero_objective(y, *, task: str, n_classes: int | None, fit_intercept: bool) -> np.ndarray:
+    """The objective of the zero model (every weight 0, the intercept fitted), per problem.
+
+    With every weight at 0 a model (an MLP too) predicts one constant, and the penalty is 0:
+
+    * regression: ``½ mean (y - ȳ)²`` (``½ mean y²`` without an intercept);
+    * binary: the entropy ``-(π log π + (1-π) log(1-π))`` of the share π of ones (log 2 without an
+      intercept);
+    * multiclass: the entropy ``-Σ_k π_k log π_k`` of the class shares (log K without one).
+
+    Args:
+      y: (S, n) targets, or class indices 0..K-1.
+      task: ``regression`` | ``binary`` | ``multiclass``. n_classes: K (multiclass).
+      fit_intercept: whether the model fits an intercept.
+
+    Returns:
+      (S,) the zero model's objective of each problem.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if task == "regression":
+        centre = y.mean(axis=-1, keepdims=True) if fit_intercept else 0.0
+        return 0.5 * np.mean((y - centre) ** 2, axis=-1)
+    k = 2 if task == "binary" else int(n_classes)
+    if not fit_intercept:
+        return np.full(y.shape[0], np.log(k))
+    shares = np.stack([np.mean(y == c, axis=-1) for c in range(k)], axis=-1)
+    logs = np.log(np.where(shares > 0, shares, 1.0))
+    return -np.sum(shares * logs, axis=-1)
+
+
+def mark_worse_than_zero(out: FitOutput, zero: np.ndarray, tol: float) -> FitOutput:
+    """Status ``worse_than_zero`` for every fit not diverged whose objective is above the zero
+    model's: ``objective - 3·objective_se > zero·(1 + tol)`` (``tol`` the solver's; for an
+    exact solver a converged fit is within ``tol·P(0)`` of the optimum, so never above).
+
+    Args:
+      out: the fits, leading axes (S, P, L). zero: (S,) :func:`zero_objective`.
+      tol: the relative tolerance (the solver's ``tol``).
+    """
+    se = 0.0 if out.objective_se is None else np.nan_to_num(out.objective_se)
+    bound = zero[:, None, None] * (1.0 + tol)
+    worse = (out.objective - 3.0 * se > bound) & (out.status != STATUS.index("diverged"))
+    status = np.where(worse, STATUS.index("worse_than_zero"), out.status)
+    return out._replace(status=status.astype(out.status.dtype))
 
 
 def fit(
@@ -205,6 +261,6 @@ def fit(
         parts.append((np.array(exact), _exact(subgrid(grid, exact), X, y, **kw)))
     if trained:
         parts.append((np.array(trained), _trained(subgrid(grid, trained), X, y, **kw)))
-    if len(parts) == 1:
-        return parts[0][1]
-    return _concat(parts)
+    out = parts[0][1] if len(parts) == 1 else _concat(parts)
+    zero = zero_objective(y, task=task, n_classes=n_classes, fit_intercept=model.fit_intercept)
+    return mark_worse_than_zero(out, zero, solver.tol)

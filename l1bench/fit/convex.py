@@ -47,7 +47,9 @@ from jax import lax
 from l1bench.fit import compiled
 from l1bench.penalties import soft_threshold
 
-STATUS = ("converged", "max_iter", "diverged")
+# worse_than_zero: the fit's objective is above the zero model's (w = 0, intercept fitted), set by
+# l1bench.fit.backends for every backend; like diverged, such fits are left out of averages
+STATUS = ("converged", "max_iter", "diverged", "worse_than_zero")
 
 ALGORITHMS = {
     "gram_ws": "working-set FISTA on one shared Gram matrix, all fits as one matrix of lanes",

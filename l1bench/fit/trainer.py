@@ -1,6 +1,8 @@
 """optax trainer: minibatch training of any model on a grid of penalties, seeds and dropout rates.
 
-Each fit minimizes, by SGD or Adam with the transforms of :mod:`l1bench.fit.transforms`,
+Each fit minimizes, by proximal gradient with a backtracking step (``prox_grad``, the default:
+:func:`_propose` / :func:`_accept`), or by SGD or Adam with the transforms of
+:mod:`l1bench.fit.transforms`,
 
 .. math::
 
@@ -11,9 +13,11 @@ Each fit minimizes, by SGD or Adam with the transforms of :mod:`l1bench.fit.tran
 with ``ℓ = ½ (y - f)²`` for regression (so for a linear model F is exactly the objective of
 :mod:`l1bench.fit.convex`), the log-loss of a logit for ``binary`` (labels 0/1) and the softmax
 cross-entropy for ``multiclass`` (labels 0..K-1). Stochastic (inverted) dropout with rate p on the
-inputs and on every hidden layer is applied during training only; the reported objective and KKT
-measure are those of F on the full data without dropout (for p > 0 the trained model minimizes a
-different, noisy objective, so such fits report ``max_iter`` rather than ``converged``).
+inputs and on every hidden layer is applied during training only; a dropout fit reports the
+expected F under dropout (exact for linear regression, else a Monte-Carlo estimate with its
+standard error, :func:`_reported_objective`) and its KKT measure is that of F without dropout, so
+such fits report ``max_iter`` rather than ``converged``. The output bias starts at the zero
+model's intercept (:func:`intercept0`).
 
 The whole grid is ONE compiled call: ``vmap`` over seeds (S), penalties (P) and strengths (L),
 ``lax.scan`` over steps. Randomness comes from ``jax.random.key(seed)`` split into named streams by
@@ -29,8 +33,10 @@ the per-fit one vmapped over M, and the dropout masks are drawn from the same st
 results equal the vmapped per-fit path to rounding (``stacked=False`` selects that path).
 
 Every ``check_every`` steps the relative KKT measure is evaluated on the full data and a fit whose
-measure is at most ``tol`` stops updating. A fit whose minibatch loss or parameters become
-non-finite stops updating at once (its last finite parameters are kept) and is flagged diverged;
+measure is at most ``tol`` stops updating. Under ``prox_grad`` a non-finite candidate is a
+rejected step (the step shrinks); under ``sgd`` / ``adam`` a fit whose minibatch loss or
+parameters become non-finite stops updating at once (its last finite parameters are kept) and
+is flagged diverged;
 so is a fit whose final objective is over ``BLOWUP`` (1000) times its objective at the initial
 parameters (a blow-up that had not overflowed within its steps).
 """
@@ -48,12 +54,14 @@ import optax
 from jax import lax
 
 from l1bench import models
-from l1bench.fit import compiled
+from l1bench.fit import compiled, transforms
 from l1bench.fit.convex import STATUS
-from l1bench.fit.transforms import OPTIMIZERS, penalized_optimizer, weight_mask
+from l1bench.fit.transforms import penalized_optimizer, weight_mask
 from l1bench.penalties import soft_threshold
 
 STREAMS = {"init": 0, "dropout": 1, "batches": 2}
+# prox_grad (the default) first: proximal gradient with a backtracking step; then optax's
+OPTIMIZERS = ("prox_grad", *transforms.OPTIMIZERS)
 LR_SCHEDULES = ("constant", "cosine")
 PRECISIONS = {"float64": jnp.float64, "float32": jnp.float32}
 _CONVERGED, _MAX_ITER, _DIVERGED = (STATUS.index(s) for s in ("converged", "max_iter", "diverged"))
@@ -65,15 +73,20 @@ class TrainResult(NamedTuple):
     Attributes:
       params: the fitted models, a :mod:`l1bench.models` pytree whose leaves have leading axes
         (S, P, L); exact zeros where the L1 prox zeroed a weight.
-      objective: (S, P, L) the penalized objective F on the full data (no dropout).
-      kkt: (S, P, L) the relative stationarity measure ``||G(θ)||∞ / ||∇L(θ₀)||∞`` (see
-        :func:`train_grid`), compared with ``tol``.
+      objective: (S, P, L) the penalized objective F on the full data; for a stochastic-dropout
+        fit its expectation under dropout (exact for linear regression, else a Monte-Carlo
+        estimate over :data:`DROPOUT_DRAWS` draws).
+      objective_se: (S, P, L) the standard error of that estimate (0 where exact).
+      kkt: (S, P, L) the relative stationarity measure ``||G(θ)||∞ / ||G(θ₀)||∞`` (see
+        :func:`train_grid`) of F without
+        dropout (see :func:`train_grid`), compared with ``tol``.
       n_iter: (S, P, L) optimizer steps taken.
       status: (S, P, L) index into :data:`l1bench.fit.convex.STATUS`.
     """
 
     params: Any
     objective: np.ndarray
+    objective_se: np.ndarray
     kkt: np.ndarray
     n_iter: np.ndarray
     status: np.ndarray
@@ -148,10 +161,171 @@ def _update(opt, cfg, loss, grads, carry, step):
 BLOWUP = 1e3
 
 
-def _status(diverged, objective, kkt, tol, objective0):
+def _status(diverged, objective, kkt, tol, objective0, stochastic):
+    """``diverged`` | ``converged`` (kkt <= tol, deterministic objective) | ``max_iter``."""
     blown = objective > BLOWUP * jnp.maximum(objective0, jnp.finfo(objective.dtype).tiny)
     bad = diverged | ~jnp.isfinite(objective) | ~jnp.isfinite(kkt) | blown
-    return jnp.where(bad, _DIVERGED, jnp.where(kkt <= tol, _CONVERGED, _MAX_ITER)).astype(jnp.int32)
+    done = (kkt <= tol) & ~stochastic
+    return jnp.where(bad, _DIVERGED, jnp.where(done, _CONVERGED, _MAX_ITER)).astype(jnp.int32)
+
+
+def intercept0(y, *, task: str, n_out: int, fit_intercept: bool) -> np.ndarray:
+    """The zero model's intercept, where every fit's output bias starts (0 if not fitted).
+
+    The best constant: ȳ for regression, the log-odds of the share π of ones for ``binary``,
+    the centred log class shares for ``multiclass`` (shares floored at 1/(2n)). Starting there,
+    a fit need not first travel from 0 to the data's centre, which for a target far from 0 is
+    its slowest direction (the step is bounded by the weights' curvature). Computed on the host
+    once per problem, so a fit's start does not depend on how the grid is batched.
+
+    Args:
+      y: (n,) targets or class indices. task: ``regression`` | ``binary`` | ``multiclass``.
+      n_out: the output width. fit_intercept: whether the output bias is trained.
+
+    Returns:
+      (n_out,) the initial output bias.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if not fit_intercept:
+        return np.zeros(n_out)
+    if task == "regression":
+        return np.array([y.mean()])
+    labels = np.arange(2 if task == "binary" else n_out)
+    shares = np.array([np.mean(y == c) for c in labels])
+    logs = np.log(np.maximum(shares, 0.5 / y.size))
+    return logs[1:] - logs[:1] if task == "binary" else logs - logs.mean()
+
+
+def _with_bias(params, b0):
+    """``params`` with the output layer's bias set to ``b0``."""
+    return (*params[:-1], {**params[-1], "b": b0.astype(params[-1]["b"].dtype)})
+
+
+# -- the default optimizer: proximal gradient with a backtracking step ------------------------
+
+BACKTRACKING = "prox_grad"
+GROW, SHRINK = 1.25, 0.5  # the trial step after an accepted / a rejected step
+ETA_MAX = 1e10  # the trial step never grows past this (a stationary start accepts every step)
+DROPOUT_DRAWS = 32  # dropout draws of the full-batch Monte-Carlo objective
+
+
+class Backtrack(NamedTuple):
+    """State of one fit under :data:`BACKTRACKING`.
+
+    Attributes:
+      eta: the trial step η for the next step.
+      t: FISTA's momentum counter (1 after a restart).
+      y: the point the next gradient is taken at (the extrapolated point; the iterate itself
+        without momentum).
+      objective: F at the iterate (the full-data objective; unused for stochastic fits).
+    """
+
+    eta: jax.Array
+    t: jax.Array
+    y: Any
+    objective: jax.Array
+
+
+def _tree_dot(a, b):
+    leaves = zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b), strict=True)
+    return sum(jnp.vdot(x, y) for x, y in leaves)
+
+
+def _finite(tree):
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves(tree)]))
+
+
+def _propose(y, grads, eta, lam, l1_ratio):
+    """The proximal gradient step ``prox_{ηΩ}(y - η∇L(y))``."""
+    tx = penalized_optimizer("sgd", eta, lam, l1_ratio)
+    updates, _ = tx.update(grads, tx.init(y), y)
+    return optax.apply_updates(y, updates)
+
+
+def _accept(carry, z, loss_y, grads_y, loss_z, penalty_z, factor, step, *, cfg, momentum):
+    """Keep or reject the candidate ``z`` of one step, and set the next trial step and point.
+
+    ``z = prox_{ηΩ}(y - η∇L(y))`` is kept when the composite-objective Armijo condition of
+    proximal gradient methods holds at ``y``,
+
+    .. math::
+
+       L(z) \\le L(y) + \\langle \\nabla L(y), z - y \\rangle + \\frac{1}{2\\eta} \\|z - y\\|^2 ,
+
+    (true for every η ≤ 1/Lip(∇L)), and, with ``momentum`` (FISTA: ``y = x + (t_{k-1} - 1)/t_k
+    · (x - x_prev)``), when it does not raise F above the iterate's: a rise restarts the
+    momentum (``y = x``, t = 1; O'Donoghue & Candès's function restart), and the next step is
+    a plain proximal gradient step from x, which the Armijo condition makes a descent step,
+    ``F(z) ≤ F(x) - ||z - x||²/(2η)``. So F never increases, and the fixed points are exactly
+    F's stationary points. A step that fails the Armijo test (also a non-finite one) shrinks η
+    by :data:`SHRINK` and is retried from the same ``y``; one that passes grows it by
+    :data:`GROW` (up to :data:`ETA_MAX`). Without momentum (minibatches, dropout: a
+    stochastic line search on each step's sample) only the Armijo test applies.
+    """
+    x, st, active, diverged, n_iter = carry
+    eta = st.eta * factor
+    d = jax.tree_util.tree_map(jnp.subtract, z, st.y)
+    bound = loss_y + _tree_dot(grads_y, d) + _tree_dot(d, d) / (2.0 * eta)
+    eps = 16 * jnp.finfo(loss_y.dtype).eps
+    armijo = jnp.isfinite(loss_z) & _finite(z) & (loss_z <= bound + eps * jnp.abs(loss_y))
+    objective_z = loss_z + penalty_z
+    descent = objective_z <= st.objective + eps * jnp.abs(st.objective)
+    running = active & (step < cfg["steps"])
+    take = running & armijo & (descent if momentum else True)
+    x_new = _select(take, z, x)
+    if momentum:
+        t_next = 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * st.t**2))
+        beta = (st.t - 1.0) / t_next
+        ahead = jax.tree_util.tree_map(lambda a, b: a + beta * (a - b), z, x)
+        restart = running & armijo & ~descent
+        y_new = _select(take, ahead, _select(restart, x, st.y))
+        t_new = jnp.where(take, t_next, jnp.where(restart, 1.0, st.t))
+    else:
+        y_new, t_new = x_new, st.t
+    grown = jnp.minimum(st.eta * GROW, ETA_MAX)
+    eta_new = jnp.where(running, jnp.where(armijo, grown, st.eta * SHRINK), st.eta)
+    objective = jnp.where(take, objective_z, st.objective)
+    return x_new, Backtrack(eta_new, t_new, y_new, objective), running, diverged, n_iter + running
+
+
+def _lr_factor(cfg):
+    """The schedule's factor on the step at step t (1 for ``constant``)."""
+    if cfg["lr_schedule"] == "cosine":
+        steps = cfg["steps"]
+        return lambda t: 0.5 * (1.0 + jnp.cos(jnp.pi * jnp.minimum(t, steps) / steps))
+    return lambda t: 1.0
+
+
+def _kkt_scale(kkt_abs0, grads0):
+    """The stationarity measure's denominator: ``max(||G(θ₀)||∞, ||∇L(θ₀)||∞)`` (1 if 0).
+
+    The loss gradient covers a start that is already (nearly) stationary for F, e.g. w = 0
+    above λ_max, where ``||G(θ₀)||`` is zero up to rounding.
+    """
+    scale = jnp.maximum(kkt_abs0, _sup_norm(grads0))
+    return jnp.where(scale > 0, scale, 1.0)
+
+
+def _reported_objective(loss, penalty, draws, params, X, rate, *, cfg):
+    """``(objective, objective_se)``: F without dropout, or for a dropout fit its expected F.
+
+    For a stochastic-dropout fit (rate p > 0) the objective is the expected loss under
+    inverted dropout plus the penalty. For a linear regression model it is exact (marginalized,
+    ``½ mean (y - Xw - b)² + ½ p/(1-p) Σ_j w_j² mean_i x_ij²``, SE 0); otherwise it is the
+    mean of ``draws`` (full-batch losses under :data:`DROPOUT_DRAWS` dropout draws) with its
+    standard error. Without dropout, SE is 0.
+    """
+    zero = jnp.zeros((), loss.dtype)
+    if draws is None:
+        return loss + penalty, zero
+    if cfg["task"] == "regression" and not cfg["hidden"]:
+        w = params[0]["w"][:, 0]
+        var = jnp.mean(X * X, axis=-2)
+        odds = rate / (1.0 - rate)
+        return loss + 0.5 * odds * jnp.sum(var * w * w) + penalty, zero
+    mc = jnp.mean(draws)
+    se = jnp.std(draws, ddof=1) / jnp.sqrt(draws.shape[0])
+    return jnp.where(rate > 0, mc, loss) + penalty, jnp.where(rate > 0, se, zero)
 
 
 def _train_in_chunks(step_fn, kkt_rel, carry, tol, cfg):
@@ -173,12 +347,12 @@ def _train_in_chunks(step_fn, kkt_rel, carry, tol, cfg):
     return lax.scan(chunk_fn, carry, jnp.arange(n_chunks))[0]
 
 
-def _fit_one(key, X, y, lam, l1_ratio, rate, lr, tol, *, cfg):
-    """Train one grid point; returns ``(params, objective, kkt, n_iter, status)``."""
+def _fit_one(key, X, y, b0, lam, l1_ratio, rate, lr, tol, *, cfg):
+    """Train one grid point; returns ``(params, objective, objective_se, kkt, n_iter, status)``."""
     n, p = X.shape
     dtype = X.dtype
     k_init, k_drop, k_batch = (jax.random.fold_in(key, STREAMS[s]) for s in STREAMS)
-    params0 = models.init(k_init, p, cfg["n_out"], cfg["hidden"], dtype)
+    params0 = _with_bias(models.init(k_init, p, cfg["n_out"], cfg["hidden"], dtype), b0)
     apply = partial(models.apply, activation=cfg["activation"])
     loss_of = partial(_example_loss, cfg["task"])
 
@@ -208,22 +382,62 @@ def _fit_one(key, X, y, lam, l1_ratio, rate, lr, tol, *, cfg):
         return _kkt_abs(grads, params, lam, l1_ratio)
 
     loss0, grads0 = jax.value_and_grad(full_loss)(params0)
-    kkt_scale = _sup_norm(_freeze_intercept(cfg, grads0))
-    kkt_scale = jnp.where(kkt_scale > 0, kkt_scale, 1.0)
-    opt = penalized_optimizer(cfg["optimizer"], _learning_rate(cfg, lr), lam, l1_ratio)
+    grads0 = _freeze_intercept(cfg, grads0)
+    kkt_scale = _kkt_scale(_kkt_abs(grads0, params0, lam, l1_ratio), grads0)
+    kkt_rel = lambda params: kkt_abs(params) / kkt_scale
+    stochastic = cfg["use_dropout"] or cfg["batch_size"] is not None
+    scale = _lr_factor(cfg)
 
-    def step_fn(carry, step):
-        loss, grads = jax.value_and_grad(batch_loss)(carry[0], step)
-        return _update(opt, cfg, loss, grads, carry, step), None
+    if cfg["optimizer"] == BACKTRACKING:
+
+        def step_fn(carry, step):
+            st = carry[1]
+            if stochastic:  # both points under this step's minibatch and dropout masks
+                loss_y, grads_y = jax.value_and_grad(batch_loss)(st.y, step)
+            else:
+                loss_y, grads_y = jax.value_and_grad(full_loss)(st.y)
+            grads_y = _freeze_intercept(cfg, grads_y)
+            eta = st.eta * scale(step)
+            z = _propose(st.y, grads_y, eta, lam, l1_ratio)
+            loss_z = batch_loss(z, step) if stochastic else full_loss(z)
+            penalty_z = _penalty(z, lam, l1_ratio)
+            args = (z, loss_y, grads_y, loss_z, penalty_z, scale(step), step)
+            return _accept(carry, *args, cfg=cfg, momentum=not stochastic), None
+
+        objective0 = loss0 + _penalty(params0, lam, l1_ratio)
+        state0 = Backtrack(jnp.asarray(lr, dtype), jnp.ones((), dtype), params0, objective0)
+    else:
+        opt = penalized_optimizer(cfg["optimizer"], _learning_rate(cfg, lr), lam, l1_ratio)
+
+        def step_fn(carry, step):
+            loss, grads = jax.value_and_grad(batch_loss)(carry[0], step)
+            return _update(opt, cfg, loss, grads, carry, step), None
+
+        state0 = opt.init(params0)
 
     kkt0 = kkt_abs(params0) / kkt_scale
-    carry = (params0, opt.init(params0), kkt0 > tol, jnp.zeros((), bool), jnp.zeros((), jnp.int32))
-    kkt_rel = lambda params: kkt_abs(params) / kkt_scale
+    carry = (params0, state0, kkt0 > tol, jnp.zeros((), bool), jnp.zeros((), jnp.int32))
     params, _, _, diverged, n_iter = _train_in_chunks(step_fn, kkt_rel, carry, tol, cfg)
-    objective = full_loss(params) + _penalty(params, lam, l1_ratio)
-    objective0 = loss0 + _penalty(params0, lam, l1_ratio)
+    loss = full_loss(params)
     kkt = kkt_abs(params) / kkt_scale
-    return params, objective, kkt, n_iter, _status(diverged, objective, kkt, tol, objective0)
+    objective0 = loss0 + _penalty(params0, lam, l1_ratio)
+
+    def dropout_losses(params):
+        """Full-batch losses under the dropout draws of steps ``steps .. steps + DRAWS - 1``."""
+
+        def one(t):
+            keys = jax.random.split(jax.random.fold_in(k_drop, t), n)
+            drop = lambda x, ke: apply(params, x, dropout_rate=rate, dropout_key=ke)
+            return jnp.mean(jax.vmap(loss_of)(jax.vmap(drop)(X, keys), y))
+
+        return jax.vmap(one)(cfg["steps"] + jnp.arange(DROPOUT_DRAWS))
+
+    draws = dropout_losses(params) if cfg["use_dropout"] else None
+    objective, objective_se = _reported_objective(
+        loss, _penalty(params, lam, l1_ratio), draws, params, X, rate, cfg=cfg
+    )
+    status = _status(diverged, objective, kkt, tol, objective0, rate > 0)
+    return params, objective, objective_se, kkt, n_iter, status
 
 
 # -- the stacked path: every fit of the grid in one hand-written forward / backward -----------
@@ -266,7 +480,7 @@ def _head_loss_grad(task, Z, T, w):
     return loss, w * (E / se - T)
 
 
-def _stacked_loss_grad(params, blocks, drop, *, cfg):
+def _stacked_loss_grad(params, blocks, drop, *, cfg, with_grad=True):
     """Loss and gradient of every fit, all fits at once, summed over sample blocks.
 
     The forward / backward pass is written out in a features-first layout — activations are
@@ -297,7 +511,8 @@ def _stacked_loss_grad(params, blocks, drop, *, cfg):
 
     Returns:
       ``(loss (M,), grads)``, the mean loss over the n samples and its gradient (a pytree
-      like ``params``), equal to ``vmap(value_and_grad(loss))`` of the per-fit path.
+      like ``params``), equal to ``vmap(value_and_grad(loss))`` of the per-fit path; with
+      ``with_grad=False`` the loss alone (the forward pass only).
     """
     act = models.ACTIVATIONS[cfg["activation"]]
     M = params[0]["w"].shape[0]
@@ -336,6 +551,8 @@ def _stacked_loss_grad(params, blocks, drop, *, cfg):
                 H, vjp = jax.vjp(act, Z)
                 vjps.append(vjp)
         loss, G = _head_loss_grad(cfg["task"], Z, T, w)
+        if not with_grad:
+            return loss, ()
         grads = [None] * len(params)
         for i in reversed(range(len(params))):
             Hin = inputs[i]
@@ -360,11 +577,13 @@ def _stacked_loss_grad(params, blocks, drop, *, cfg):
         lambda a: jnp.zeros(a.shape, a.dtype), jax.eval_shape(one_block, first)
     )
     (loss, grads), _ = lax.scan(body, zeros, blocks)
+    if not with_grad:
+        return loss
     grads = tuple({"w": jnp.swapaxes(gWT, 1, 2), "b": gb} for gWT, gb in grads)
     return loss, grads
 
 
-def _fit_stacked(X, y, lam, l1_ratio, dropout, seeds, lr, tol, *, cfg):
+def _fit_stacked(X, y, b0, lam, l1_ratio, dropout, seeds, lr, tol, *, cfg):
     """The grid as one stack of M = S·P·L fits sharing X (full batch): same results as
     vmapping :func:`_fit_one`, with the gradients of all fits from :func:`_stacked_loss_grad`."""
     n, p = X.shape
@@ -374,7 +593,7 @@ def _fit_stacked(X, y, lam, l1_ratio, dropout, seeds, lr, tol, *, cfg):
     keys = jax.vmap(jax.random.key)(seeds)
     stream = lambda name: jax.vmap(lambda k: jax.random.fold_in(k, STREAMS[name]))(keys)
     init = jax.vmap(lambda k: models.init(k, p, cfg["n_out"], cfg["hidden"], dtype))
-    per_seed = init(stream("init"))
+    per_seed = jax.vmap(_with_bias)(init(stream("init")), b0)
     params0 = jax.tree_util.tree_map(
         lambda a: jnp.broadcast_to(a[:, None], (S, P * L, *a.shape[1:])).reshape(M, *a.shape[1:]),
         per_seed,
@@ -414,8 +633,6 @@ def _fit_stacked(X, y, lam, l1_ratio, dropout, seeds, lr, tol, *, cfg):
             return grad_full(params)
         return _stacked_loss_grad(params, (*blocks, uniforms(step)), rate_m, cfg=cfg)
 
-    lr_t = _learning_rate(cfg, lr)
-    make_opt = lambda lm, a: penalized_optimizer(cfg["optimizer"], lr_t, lm, a)
     kkt_v = jax.vmap(_kkt_abs)
     freeze = partial(_freeze_intercept, cfg)
 
@@ -424,48 +641,88 @@ def _fit_stacked(X, y, lam, l1_ratio, dropout, seeds, lr, tol, *, cfg):
 
     loss0, grads0 = grad_full(params0)
     grads0 = freeze(grads0)
-    kkt_scale = jax.vmap(_sup_norm)(grads0)
-    kkt_scale = jnp.where(kkt_scale > 0, kkt_scale, 1.0)
+    kkt_scale = jax.vmap(_kkt_scale)(kkt_v(grads0, params0, lam_m, a_m), grads0)
+    stochastic = cfg["use_dropout"]
 
-    def update_one(loss, grads, carry, lm, a, step):
-        return _update(make_opt(lm, a), cfg, loss, grads, carry, step)
+    if cfg["optimizer"] == BACKTRACKING:
+        scale = _lr_factor(cfg)
+        propose_v = jax.vmap(_propose)
+        accept = partial(_accept, cfg=cfg, momentum=not stochastic)
+        accept_v = jax.vmap(accept, in_axes=(0, 0, 0, 0, 0, 0, None, None))
+        penalty_v = jax.vmap(_penalty)
 
-    update_v = jax.vmap(update_one, in_axes=(0, 0, 0, 0, 0, None))
+        def loss_only(params, step):
+            if not stochastic:
+                return _stacked_loss_grad(params, blocks, None, cfg=cfg, with_grad=False)
+            drop_blocks = (*blocks, uniforms(step))
+            return _stacked_loss_grad(params, drop_blocks, rate_m, cfg=cfg, with_grad=False)
 
-    def step_fn(carry, step):
-        loss, grads = batch_loss_grad(carry[0], step)
-        return update_v(loss, grads, carry, lam_m, a_m, step), None
+        def step_fn(carry, step):
+            st = carry[1]
+            loss_y, grads_y = batch_loss_grad(st.y, step)
+            grads_y = freeze(grads_y)
+            eta = st.eta * scale(step)
+            z = propose_v(st.y, grads_y, eta, lam_m, a_m)
+            loss_z = loss_only(z, step)
+            args = (z, loss_y, grads_y, loss_z, penalty_v(z, lam_m, a_m), scale(step), step)
+            return accept_v(carry, *args), None
+
+        objective0 = loss0 + jax.vmap(_penalty)(params0, lam_m, a_m)
+        state0 = Backtrack(jnp.full(M, lr, dtype), jnp.ones(M, dtype), params0, objective0)
+    else:
+        lr_t = _learning_rate(cfg, lr)
+        make_opt = lambda lm, a: penalized_optimizer(cfg["optimizer"], lr_t, lm, a)
+
+        def update_one(loss, grads, carry, lm, a, step):
+            return _update(make_opt(lm, a), cfg, loss, grads, carry, step)
+
+        update_v = jax.vmap(update_one, in_axes=(0, 0, 0, 0, 0, None))
+
+        def step_fn(carry, step):
+            loss, grads = batch_loss_grad(carry[0], step)
+            return update_v(loss, grads, carry, lam_m, a_m, step), None
+
+        state0 = jax.vmap(lambda q, lm, a: make_opt(lm, a).init(q))(params0, lam_m, a_m)
 
     kkt0 = kkt_v(grads0, params0, lam_m, a_m) / kkt_scale
-    opt_state0 = jax.vmap(lambda q, lm, a: make_opt(lm, a).init(q))(params0, lam_m, a_m)
-    carry = (params0, opt_state0, kkt0 > tol, jnp.zeros(M, bool), jnp.zeros(M, jnp.int32))
+    carry = (params0, state0, kkt0 > tol, jnp.zeros(M, bool), jnp.zeros(M, jnp.int32))
     kkt_rel = lambda params: kkt_abs(params) / kkt_scale
     params, _, _, diverged, n_iter = _train_in_chunks(step_fn, kkt_rel, carry, tol, cfg)
     loss, grads = grad_full(params)
-    objective = loss + jax.vmap(_penalty)(params, lam_m, a_m)
+    penalty = jax.vmap(_penalty)(params, lam_m, a_m)
     kkt = kkt_v(freeze(grads), params, lam_m, a_m) / kkt_scale
     objective0 = loss0 + jax.vmap(_penalty)(params0, lam_m, a_m)
-    status = _status(diverged, objective, kkt, tol, objective0)
-    out = (params, objective, kkt, n_iter, status)
+    draws = None
+    if cfg["use_dropout"]:
+        # DROPOUT_DRAWS fresh draws per seed, past the training steps' draws
+        steps_mc = cfg["steps"] + jnp.arange(DROPOUT_DRAWS)
+        loss_at = lambda t: _stacked_loss_grad(params, (*blocks, uniforms(t)), rate_m, cfg=cfg)[0]
+        draws = lax.map(loss_at, steps_mc).T  # (M, DROPOUT_DRAWS)
+    report = partial(_reported_objective, cfg=cfg)
+    objective, objective_se = jax.vmap(
+        report, in_axes=(0, 0, 0 if draws is not None else None, 0, None, 0)
+    )(loss, penalty, draws, params, X, rate_m)
+    status = _status(diverged, objective, kkt, tol, objective0, rate_m > 0)
+    out = (params, objective, objective_se, kkt, n_iter, status)
     return jax.tree_util.tree_map(lambda a: a.reshape(S, P, L, *a.shape[1:]), out)
 
 
-def _fit_grid(X, y, lam, l1_ratio, dropout, seeds, lr, tol, *, cfg):
+def _fit_grid(X, y, b0, lam, l1_ratio, dropout, seeds, lr, tol, *, cfg):
     """The compiled core: vmap over S (seeds, and problems if X has a leading S axis), P and L."""
     if cfg["stacked"]:
-        return _fit_stacked(X, y, lam, l1_ratio, dropout, seeds, lr, tol, cfg=cfg)
+        return _fit_stacked(X, y, b0, lam, l1_ratio, dropout, seeds, lr, tol, cfg=cfg)
 
-    def per_seed(seed, Xs, ys, lam_s):
+    def per_seed(seed, Xs, ys, b0s, lam_s):
         key = jax.random.key(seed)
 
         def per_penalty(lam_p, a, rates):
-            one = lambda lm, r: _fit_one(key, Xs, ys, lm, a, r, lr, tol, cfg=cfg)
+            one = lambda lm, r: _fit_one(key, Xs, ys, b0s, lm, a, r, lr, tol, cfg=cfg)
             return jax.vmap(one)(lam_p, rates)
 
         return jax.vmap(per_penalty)(lam_s, l1_ratio, dropout)
 
     xa = 0 if cfg["per_seed_data"] else None
-    return jax.vmap(per_seed, in_axes=(0, xa, xa, 0))(seeds, X, y, lam)
+    return jax.vmap(per_seed, in_axes=(0, xa, xa, 0, 0))(seeds, X, y, b0, lam)
 
 
 class _Static(dict):
@@ -512,7 +769,7 @@ def train_grid(
     l1_ratio,
     dropout,
     seeds,
-    optimizer: str = "adam",
+    optimizer: str = "prox_grad",
     learning_rate: float = 1e-2,
     lr_schedule: str = "constant",
     steps: int = 1000,
@@ -527,11 +784,26 @@ def train_grid(
 ) -> TrainResult:
     """Train every point of a grid of seeds × penalties × strengths in one compiled call.
 
+    ``prox_grad`` (the default) is the proximal gradient method with a backtracking step: each
+    step proposes ``θ⁺ = prox_{ηΩ}(θ - η∇L(θ))`` and keeps it when the composite Armijo
+    condition holds (:func:`_accept`), so every kept step decreases F and the step adapts to
+    the local curvature (starting from ``learning_rate``); its fixed points are exactly the
+    stationary points of F. With full batches and no dropout L is the full-data loss; with
+    minibatches or dropout the test is made on each step's sample (both points under the same
+    minibatch and dropout masks), a stochastic line search whose iterates do not settle exactly.
+    ``sgd`` and ``adam`` are optax steps at a fixed ``learning_rate`` (see
+    :func:`l1bench.fit.transforms.penalized_optimizer`; adam's prox is a heuristic whose fixed
+    points are not those of F).
+
     Stationarity is measured by the prox-gradient mapping with unit step on the full data,
     ``G_W = W - soft(W - ∇_W(L + λ(1-α)/2 ||W||²), λα)`` for weights and ``G_b = ∇_b L`` for
-    biases (zero for ``fit_intercept=False``); ``kkt = ||G(θ)||∞ / ||∇L(θ₀)||∞`` (θ₀ the initial
-    parameters), which is 0 exactly at a stationary point of F. Status: ``diverged`` if the loss or
-    parameters ever became non-finite, else ``converged`` if ``kkt <= tol``, else ``max_iter``.
+    biases (zero for ``fit_intercept=False``); ``kkt = ||G(θ)||∞ / max(||G(θ₀)||∞, ||∇L(θ₀)||∞)``
+    (θ₀ the initial parameters; the loss gradient covers an already stationary start, 1 a zero
+    denominator), which is 0 exactly at a stationary point of F.
+    Status: ``diverged`` if the loss or parameters ever became non-finite (fixed-step optimizers)
+    or the final F is over ``BLOWUP`` times F(θ₀), else ``converged`` if ``kkt <= tol`` and the
+    fit has no dropout, else ``max_iter``: a stochastic-dropout fit minimizes the expected F,
+    whose stationarity the measure does not see, and is never ``converged``.
     The compiled executable is kept per shape and static options, so a second grid of the same
     shape does not recompile.
 
@@ -546,10 +818,13 @@ def train_grid(
       l1_ratio: (P,) mixes α in [0, 1].
       dropout: (P, L) stochastic dropout rates in [0, 1) (0 where no dropout).
       seeds: (S,) integer seeds.
-      optimizer: ``adam`` | ``sgd`` (see :func:`l1bench.fit.transforms.penalized_optimizer`).
-      learning_rate: step size η (peak value for a schedule).
-      lr_schedule: ``constant`` | ``cosine`` (η·(1 + cos(πt/steps))/2, decaying to 0).
-      steps: optimizer steps per fit.
+      optimizer: ``prox_grad`` | ``adam`` | ``sgd``.
+      learning_rate: the step η (its peak value under a schedule); for ``prox_grad`` the first
+        trial step, which the line search then adapts.
+      lr_schedule: ``constant`` | ``cosine`` (η·(1 + cos(πt/steps))/2, decaying to 0; for
+        ``prox_grad`` a factor on the trial step).
+      steps: optimizer steps per fit (for ``prox_grad`` each is one gradient evaluation, kept
+        or rejected).
       batch_size: minibatch size (a fresh random subset each step); None = full batch.
       fit_intercept: train the output bias; if False it stays at zero.
       tol: stop a fit once ``kkt <= tol`` (checked every ``check_every`` steps).
@@ -624,9 +899,15 @@ def train_grid(
         per_seed_data=X.ndim == 3,
         stacked=bool(stacked) and X.ndim == 2 and (batch_size is None or int(batch_size) == n),
     )
+    per_problem = y if y.ndim == 2 else [y] * S
+    b0 = [
+        intercept0(ys, task=task, n_out=cfg["n_out"], fit_intercept=cfg["fit_intercept"])
+        for ys in per_problem
+    ]
     args = (
         jnp.asarray(X, dtype),
         jnp.asarray(y, y_dtype),
+        jnp.asarray(np.stack(b0), dtype),
         jnp.asarray(lam, dtype),
         jnp.asarray(l1_ratio, dtype),
         jnp.asarray(dropout, dtype),
@@ -634,7 +915,7 @@ def train_grid(
         jnp.asarray(learning_rate, dtype),
         jnp.asarray(tol, dtype),
     )
-    batch = (0, 1, 2, 5) if X.ndim == 3 else (2, 5)  # X, y, lam, seeds carry the S axis
+    batch = (0, 1, 2, 3, 6) if X.ndim == 3 else (2, 3, 6)  # X, y, b0, lam, seeds carry S
     # the seeds run from one host thread per core on CPU: XLA CPU runs each small batched
     # product of the stack on one thread, so one call keeps one core busy for most of a step
     out = compiled.call(
@@ -645,6 +926,6 @@ def train_grid(
         batch_argnums=batch,
         threads=compiled.host_pool_threads(),
     )
-    params, objective, kkt, n_iter, status = out
+    params, *rest = out
     params = jax.tree_util.tree_map(np.asarray, params)
-    return TrainResult(params, *(np.asarray(a) for a in (objective, kkt, n_iter, status)))
+    return TrainResult(params, *(np.asarray(a) for a in rest))
