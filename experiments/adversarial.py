@@ -7,15 +7,17 @@ Runs ``experiment=adversarial`` on synthetic_sparse and on diabetes. For each pe
 code) is set against the prediction computed here, independently, from the fitted coefficients
 and the test data: for a linear model ``max_{‖δ‖∞≤ε} (y − (x+δ)ᵀw − b)² = (|r| + ε‖w‖₁)²``
 (Hölder: the dual of L∞ is L1), so the MSE is ``mean((|r| + ε‖w‖₁)²)``. Writes
-results/adversarial.{csv,md,png,pdf}; means over seeds ± 95% t-interval.
+adversarial.{csv,md,png,pdf} into results/ (or ``--out DIR``); means over seeds ± 95% t-interval.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from experiments.common import RESULTS, aggregate, fmt, load_config, write_table
+from experiments.common import RESULTS, aggregate, fmt, load_config, out_dir, write_table
 from l1bench import figures, pipeline
 from l1bench.results import markdown_table
 
@@ -110,13 +112,14 @@ def markdown(t: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(out: Path = RESULTS) -> None:
+    """Run the experiment and write its tables and figures into ``out``."""
     t = table()
     text = markdown(t)
-    write_table("adversarial", t, text)
-    figures.adversarial(t, RESULTS / "adversarial")
+    write_table(out, "adversarial", t, text)
+    figures.adversarial(t, Path(out) / "adversarial")
     print(text)
 
 
 if __name__ == "__main__":
-    main()
+    main(out_dir(description=__doc__))

@@ -1,7 +1,10 @@
-"""Helpers shared by the experiment scripts: compose a committed config, run, write results/."""
+"""Helpers shared by the experiment scripts: compose a committed config, run, write the tables
+into an output directory (``--out DIR``, default the repository's results/)."""
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,10 +31,38 @@ def run(*overrides: str) -> pipeline.RunOutput:
     return pipeline.run(load_config(*overrides))
 
 
-def write_table(stem: str, table: pd.DataFrame, markdown: str) -> None:
-    """Write ``results/<stem>.csv`` (full precision) and ``results/<stem>.md``."""
-    write_csv_atomic(RESULTS / f"{stem}.csv", table)
-    write_text_atomic(RESULTS / f"{stem}.md", markdown)
+def out_dir(argv: Sequence[str] | None = None, *, description: str | None = None) -> Path:
+    """The output directory of an experiment's command line: ``--out DIR``, else results/.
+
+    Args:
+      argv: the arguments (default ``sys.argv[1:]``).
+      description: the ``--help`` text (the script's docstring).
+
+    Returns:
+      The directory the script writes into (created by the writes if missing).
+    """
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=RESULTS,
+        metavar="DIR",
+        help="write the tables and figures into DIR (created if missing; default: results/)",
+    )
+    return parser.parse_args(argv).out
+
+
+def write_csv(out: Path, stem: str, table: pd.DataFrame) -> None:
+    """Write ``<out>/<stem>.csv`` (full precision)."""
+    write_csv_atomic(Path(out) / f"{stem}.csv", table)
+
+
+def write_table(out: Path, stem: str, table: pd.DataFrame, markdown: str) -> None:
+    """Write ``<out>/<stem>.csv`` (full precision) and ``<out>/<stem>.md``."""
+    write_csv(out, stem, table)
+    write_text_atomic(Path(out) / f"{stem}.md", markdown)
 
 
 def aggregate(table: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:

@@ -12,15 +12,18 @@ full-batch SGD (cosine schedule) on the squared loss with Bernoulli inverted dro
 inputs. This script evaluates, on each seed's training data, the coefficient distance
 ‖w_SGD − w_ridge‖₂/‖w_ridge‖₂ and the marginalized objective at both fits (its own formula,
 independent of the solvers), and takes the test MSE from the run. Writes
-results/dropout_ridge.{csv,md,png,pdf}; means over seeds ± 95% t-interval.
+dropout_ridge.{csv,md,png,pdf} into results/ (or ``--out DIR``); means over seeds ± 95%
+t-interval.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from experiments.common import RESULTS, aggregate, fmt, load_config, write_table
+from experiments.common import RESULTS, aggregate, fmt, load_config, out_dir, write_table
 from l1bench import figures, pipeline
 from l1bench.results import markdown_table
 
@@ -112,13 +115,14 @@ def markdown(t: pd.DataFrame) -> str:
     )
 
 
-def main() -> None:
+def main(out: Path = RESULTS) -> None:
+    """Run the experiment and write its tables and figures into ``out``."""
     t = table()
     text = markdown(t)
-    write_table("dropout_ridge", t, text)
-    figures.dropout_ridge(t, RESULTS / "dropout_ridge")
+    write_table(out, "dropout_ridge", t, text)
+    figures.dropout_ridge(t, Path(out) / "dropout_ridge")
     print(text)
 
 
 if __name__ == "__main__":
-    main()
+    main(out_dir(description=__doc__))

@@ -3,10 +3,10 @@
     python -m experiments.mlp        # ~30 s on a 2-core CPU
 
 Runs ``experiment=mlp`` (one hidden layer of 32 ReLUs, 300 full-batch SGD steps with a cosine
-schedule, 3 seeds) and writes results/mlp.{csv,md,png,pdf}: test accuracy without noise
-(``clean``, level 0), under Gaussian input noise and under a 10-step L∞ PGD attack, for every
-penalty and strength; sparsity is the fraction of exactly-zero weights (biases excluded). Means
-over seeds ± 95% t-interval.
+schedule, 3 seeds) and writes mlp.{csv,md,png,pdf} into results/ (or ``--out DIR``): test
+accuracy without noise (``clean``, level 0), under Gaussian input noise and under a 10-step L∞
+PGD attack, for every penalty and strength; sparsity is the fraction of exactly-zero weights
+(biases excluded). Means over seeds ± 95% t-interval.
 
 The figure's curves show each penalty at one strength chosen by a rule that looks at clean
 accuracy only: the strongest strength whose mean clean test accuracy is within 1 point of the
@@ -15,9 +15,11 @@ unpenalized network's.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
-from experiments.common import RESULTS, aggregate, fmt, run, write_table
+from experiments.common import RESULTS, aggregate, fmt, out_dir, run, write_table
 from l1bench import figures
 from l1bench.results import markdown_table
 
@@ -90,13 +92,14 @@ def markdown(t: pd.DataFrame) -> str:
     )
 
 
-def main() -> None:
+def main(out: Path = RESULTS) -> None:
+    """Run the experiment and write its tables and figures into ``out``."""
     t = table()
     text = markdown(t)
-    write_table("mlp", t, text)
-    figures.mlp(t, select(t), RESULTS / "mlp")
+    write_table(out, "mlp", t, text)
+    figures.mlp(t, select(t), Path(out) / "mlp")
     print(text)
 
 
 if __name__ == "__main__":
-    main()
+    main(out_dir(description=__doc__))

@@ -7,19 +7,20 @@ For each (p, k) and n = θ·n*, θ in THETAS, with n* = 2k·log(p − k) the thr
 quadratic programming (Lasso)"), runs ``experiment=phase_transition`` with n_samples = n over 50
 seeds and λ = 2σ·sqrt(2·log(p)/n) (σ = 0.5, the noise level; the rule λ ∝ σ·sqrt(log p / n) of the
 theorem with constant 2·sqrt(2)). A replicate succeeds when the estimated support (exact
-nonzeros) equals the true support. Writes results/phase_transition.{csv,md,png,pdf}; the band is
-the 95% Wilson interval of the proportion.
+nonzeros) equals the true support. Writes phase_transition.{csv,md,png,pdf} into results/ (or
+``--out DIR``); the band is the 95% Wilson interval of the proportion.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from experiments.common import RESULTS, run, write_table
+from experiments.common import RESULTS, out_dir, run, write_table
 from l1bench import figures
 from l1bench.results import markdown_table
 
@@ -98,13 +99,14 @@ def markdown(t: pd.DataFrame) -> str:
     )
 
 
-def main() -> None:
+def main(out: Path = RESULTS) -> None:
+    """Run the experiment and write its tables and figures into ``out``."""
     t = table()
     text = markdown(t)
-    write_table("phase_transition", t, text)
-    figures.phase_transition(t, RESULTS / "phase_transition")
+    write_table(out, "phase_transition", t, text)
+    figures.phase_transition(t, Path(out) / "phase_transition")
     print(text)
 
 
 if __name__ == "__main__":
-    main()
+    main(out_dir(description=__doc__))

@@ -3,7 +3,8 @@
     python -m experiments.robustness_sparsity     # ~2 min on a 2-core CPU
 
 Runs ``experiment=robustness_sparsity`` on three datasets (synthetic_sparse; diabetes;
-breast_cancer with model=logistic) and writes results/robustness_sparsity.{csv,md,png,pdf}.
+breast_cancer with model=logistic) and writes robustness_sparsity.{csv,md,png,pdf} into results/
+(or ``--out DIR``).
 
 Each fit's error under a noise model is the mean of its test error over that model's levels
 (the area under the error-versus-level curve divided by the level range, as in l1bench's run
@@ -13,9 +14,11 @@ classification errors are the misclassification rate 1 − accuracy, so lower is
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
-from experiments.common import RESULTS, aggregate, fmt, run, write_table
+from experiments.common import RESULTS, aggregate, fmt, out_dir, run, write_table
 from l1bench import figures
 from l1bench.results import NOT_AVERAGED, markdown_table, robustness_per_fit
 
@@ -107,13 +110,14 @@ def markdown(t: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(out: Path = RESULTS) -> None:
+    """Run the experiment and write its tables and figures into ``out``."""
     t = table()
     text = markdown(t)
-    write_table("robustness_sparsity", t, text)
-    figures.robustness_sparsity(t, RESULTS / "robustness_sparsity")
+    write_table(out, "robustness_sparsity", t, text)
+    figures.robustness_sparsity(t, Path(out) / "robustness_sparsity")
     print(text)
 
 
 if __name__ == "__main__":
-    main()
+    main(out_dir(description=__doc__))

@@ -1,20 +1,24 @@
 """The seed article: Lasso(alpha=0.1) on make_regression(n_samples=100, n_features=1, noise=0.1).
 
     python -m experiments.seed       # ~5 s on a laptop CPU
-writes results/seed.csv and results/seed.md: l1bench's coefficient, intercept and MSE next to
-scikit-learn's, for seeds 0-4 (random_state of make_regression).
+    python -m experiments.seed --out /tmp/regen   # into another directory
+
+writes seed.csv and seed.md into results/ (or ``--out DIR``): l1bench's coefficient, intercept
+and MSE next to scikit-learn's, for seeds 0-4 (random_state of make_regression).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 from sklearn.datasets import make_regression
 from sklearn.linear_model import Lasso
 from sklearn.metrics import mean_squared_error
 
-from experiments.common import RESULTS, run
+from experiments.common import RESULTS, out_dir, run, write_csv
 from l1bench.pipeline import linear_coefficients
-from l1bench.results import markdown_table, write_csv_atomic, write_text_atomic
+from l1bench.results import markdown_table, write_text_atomic
 
 SEEDS = range(5)
 
@@ -41,9 +45,10 @@ def table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def main() -> None:
+def main(out: Path = RESULTS) -> None:
+    """Run the experiment and write its tables into ``out``."""
     df = table()
-    write_csv_atomic(RESULTS / "seed.csv", df)
+    write_csv(out, "seed", df)
     rows = [
         [
             str(r.seed),
@@ -74,9 +79,9 @@ def main() -> None:
         )
         + "\n"
     )
-    write_text_atomic(RESULTS / "seed.md", text)
+    write_text_atomic(Path(out) / "seed.md", text)
     print(text)
 
 
 if __name__ == "__main__":
-    main()
+    main(out_dir(description=__doc__))

@@ -70,15 +70,30 @@ def _as_x(X) -> np.ndarray:
         X = np.asarray(X, dtype=np.float64)
     except (TypeError, ValueError) as err:
         raise ValueError(f"X must be a numeric array: {err}") from None
-    if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
+    if X.ndim != 2:
         raise ValueError(f"X must be a 2-D array (n_samples, n_features), got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError(f"X is empty (shape {X.shape}): it has 0 rows; at least 2 are needed")
+    if X.shape[0] < 2:
+        raise ValueError(f"X has {X.shape[0]} row(s); at least 2 are needed")
+    if X.shape[1] == 0:
+        raise ValueError(f"X is empty (shape {X.shape}): it has no feature columns")
     bad = X.size - np.count_nonzero(np.isfinite(X))
     if bad:
         raise ValueError(f"X has {bad} NaN or infinite entries; l1bench fits finite data")
     return X
 
 
-def _as_y(y, n: int, classification: bool):
+def _float_target(y) -> bool:
+    """Whether ``y`` holds floating-point numbers: a float dtype (bfloat16 and the other
+    ml_dtypes included) or an object array of floats only."""
+    y = np.asarray(y)
+    if y.dtype == object:
+        return y.size > 0 and all(isinstance(v, (float, np.floating)) for v in y.flat)
+    return bool(jax.numpy.issubdtype(y.dtype, jax.numpy.floating))
+
+
+def _as_y(y, n: int, classification: bool, model: str):
     y = np.asarray(y)
     if y.ndim != 1 or y.shape[0] != n:
         raise ValueError(f"y must be 1-D with {n} entries (rows of X), got {y.shape}")
@@ -100,7 +115,15 @@ def _as_y(y, n: int, classification: bool):
             )
     classes, codes = np.unique(y, return_inverse=True)
     if classes.size < 2:
-        raise ValueError(f"classification needs at least 2 classes in y, got {classes.tolist()}")
+        hint = (
+            "; model=mlp reads a y of integers, strings or booleans as class labels (give "
+            "floats for regression)"
+            if model == "mlp"
+            else ""
+        )
+        raise ValueError(
+            f"classification needs at least 2 classes in y, got {classes.tolist()}{hint}"
+        )
     return codes.astype(np.int64), tuple(classes.tolist())
 
 
@@ -144,10 +167,14 @@ def fit(
     regression) minimizes the exact expected loss under inverted input dropout with rate p,
     ``1/(2n) ||y - Xw - b||² + (1/2) p/(1-p) Σ_j w_j² mean_i x_ij²``; ``"stochastic"`` trains with
     Bernoulli masks (optax); ``"auto"`` picks marginalized where it is exact. X and y are used as
-    given (no standardization).
+    given (no standardization). The model decides the task: ``linear`` is regression and
+    ``logistic`` classification; ``mlp`` regresses a floating-point y (any float dtype, also
+    when every value is integral or constant) and classifies any other y (integers, strings,
+    booleans) as class labels.
 
     Args:
-      X: (n_samples, n_features) design. y: (n_samples,) targets or class labels.
+      X: (n_samples, n_features) design, at least 2 rows (as the CLI's datasets).
+      y: (n_samples,) targets or class labels.
       model: ``linear`` | ``logistic`` | ``mlp``.
       penalty: ``none`` | ``l1`` | ``l2`` | ``elastic_net`` | ``dropout``.
       lam: strengths; if None, a path of ``n_lambdas`` values from lam_max down to
@@ -239,11 +266,8 @@ def fit(
         msg = str(err).replace("penalty.penalty.kind", "penalty")
         raise ValueError(msg.replace("penalty.penalty.", "")) from None
     X = _as_x(X)
-    task_known = model != "mlp"
-    classification = model == "logistic" or (
-        not task_known and not np.issubdtype(np.asarray(y).dtype, np.floating)
-    )
-    y, classes = _as_y(y, X.shape[0], classification)
+    classification = model == "logistic" or (model == "mlp" and not _float_target(y))
+    y, classes = _as_y(y, X.shape[0], classification, model)
     task = "regression" if classes is None else ("binary" if len(classes) == 2 else "multiclass")
     n_classes = None if classes is None else len(classes)
     pen = make_penalty(penalty, penalty, pen_cfg.l1_ratio, pen_cfg.dropout_mode)

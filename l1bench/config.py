@@ -73,7 +73,9 @@ class PenaltyConfig:
     ``lam * (l1_ratio * ||w||_1 + (1 - l1_ratio) / 2 * ||w||_2^2)``; ``kind`` fixes ``l1_ratio``
     for ``l1`` (1) and ``l2`` (0). Strengths are ``lam`` when given, else a geometric path of
     ``n_lambdas`` values from ``lam_max`` down to ``lam_max * lambda_min_ratio``. For ``dropout``
-    the strengths are the rates in ``dropout``; ``dropout_mode=auto`` resolves to
+    the strengths are the rates in ``dropout``. ``lam`` and ``dropout`` take one number or a
+    list of numbers (``lam=0.1`` is ``lam=[0.1]``); :func:`validate` returns them as lists of
+    floats. ``dropout_mode=auto`` resolves to
     ``marginalized`` for linear regression with an exact solver and to ``stochastic`` otherwise.
     Stochastic dropout is always trained by the optax trainer (with the ``solver.optimizer``,
     ``learning_rate``, ``steps`` ... settings), also in a job whose other penalties use an exact
@@ -82,10 +84,10 @@ class PenaltyConfig:
 
     kind: str = MISSING
     l1_ratio: float | None = None
-    lam: list[float] | None = None
+    lam: Any = None  # a number or a list of numbers (OmegaConf types cannot say "either")
     n_lambdas: int = 20
     lambda_min_ratio: float = 1e-3
-    dropout: list[float] | None = None
+    dropout: Any = None  # as lam
     dropout_mode: str = "auto"
 
 
@@ -215,6 +217,33 @@ def _positive(path: str, value: float, *, strict: bool = True) -> None:
         raise ConfigError(f"{path}={value!r} must be a finite number {bound}")
 
 
+def number_list(path: str, value: Any) -> list[float] | None:
+    """``value`` as a list of floats: one number ``v`` is ``[v]``, ``None`` stays ``None``.
+
+    Args:
+      path: the field's dotted name, for messages.
+      value: ``None``, a number, or a flat list or tuple of numbers.
+
+    Returns:
+      ``None`` or the numbers as a list of floats (an empty list stays empty).
+
+    Raises:
+      ConfigError: naming ``path`` when ``value`` or an entry of it is not a number (booleans,
+        strings and nested lists are not).
+    """
+    if value is None:
+        return None
+    listed = isinstance(value, (list, tuple))
+    items = list(value) if listed else [value]
+    for i, v in enumerate(items):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number)):
+            where = f"{path}[{i}]" if listed else path
+            raise ConfigError(
+                f"{where}={v!r} is not a number; {path} takes a number or a list of numbers"
+            )
+    return [float(v) for v in items]
+
+
 def _check_penalty(label: str, p: PenaltyConfig) -> None:
     path = f"penalty.{label}"
     _choice(f"{path}.kind", p.kind, PENALTY_KINDS)
@@ -291,6 +320,8 @@ def validate(cfg: DictConfig | Config) -> Config:
             "penalty is empty; choose a penalty group option, e.g. penalty=l1 or penalty=compare"
         )
     for label, p in cfg.penalty.items():
+        p.lam = number_list(f"penalty.{label}.lam", p.lam)
+        p.dropout = number_list(f"penalty.{label}.dropout", p.dropout)
         _check_penalty(label, p)
     _check_combinations(cfg)
     _check_noise(cfg)

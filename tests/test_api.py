@@ -1,7 +1,9 @@
 """The Python API reaches every model and backend; runs report divergence; no recompiles."""
 
 import dataclasses
+import re
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_iris
@@ -11,6 +13,7 @@ from sklearn.preprocessing import StandardScaler
 import l1bench
 from l1bench import pipeline
 from l1bench.config import validate
+from l1bench.data.split import DataError, Raw, check_xy
 from l1bench.fit import compiled
 
 from conftest import compose_config
@@ -124,3 +127,60 @@ def test_executables_are_released_before_the_memory_map_limit(monkeypatch):
     assert compiled.memory_maps() < before
     res = l1bench.fit(X, y, penalty="l1", n_lambdas=3)  # recompiles (releasing again first)
     assert res.status == ("converged",) * 3
+
+
+def _small_regression(n=30, p=4):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, p))
+    return X, X @ rng.standard_normal(p) + 0.1 * rng.standard_normal(n)
+
+
+def test_an_empty_x_is_called_empty():
+    X, y = _small_regression()
+    with pytest.raises(ValueError, match=r"^X is empty \(shape \(0, 4\)\): it has 0 rows"):
+        l1bench.fit(X[:0], y[:0])
+    with pytest.raises(ValueError, match=r"^X is empty \(shape \(30, 0\)\): it has no feature"):
+        l1bench.fit(X[:, :0], y)
+
+
+def test_one_row_is_refused_as_the_cli_refuses_it():
+    X, y = _small_regression()
+    with pytest.raises(DataError) as cli:
+        check_xy("one_row", Raw(X[:1], y[:1]))
+    message = str(cli.value).removeprefix("dataset one_row: ")
+    for model in ("linear", "logistic", "mlp"):
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            l1bench.fit(X[:1], y[:1], model=model)
+
+
+def test_a_constant_float_target_is_a_linear_regression():
+    X, _ = _small_regression()
+    res = l1bench.fit(X, np.full(len(X), 3.0), penalty="l1", lam=[0.1])
+    # the squared loss of a constant target is minimized by w = 0, b = the constant
+    assert res.classes is None and res.status == ("converged",)
+    np.testing.assert_array_equal(res.coef, 0.0)
+    np.testing.assert_allclose(res.intercept, 3.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "as_target",
+    [
+        lambda v: np.asarray(v, dtype=np.float32),
+        lambda v: np.asarray(v, dtype=object),  # Python floats, as from a mixed-type frame
+        lambda v: jnp.asarray(v, dtype=jnp.bfloat16),
+    ],
+    ids=["float32", "object-floats", "bfloat16"],
+)
+def test_a_float_target_is_an_mlp_regression_also_when_constant(as_target):
+    X, _ = _small_regression()
+    res = l1bench.fit(
+        X, as_target(np.full(len(X), 3.0)), model="mlp", hidden=[4], lam=[0.1], steps=20
+    )
+    assert res.classes is None
+    assert res.params[-1]["w"].shape[-1] == 1  # one regression output, not class logits
+
+
+def test_an_integer_target_of_one_value_is_one_class_for_the_mlp():
+    X, _ = _small_regression()
+    with pytest.raises(ValueError, match="at least 2 classes.*give floats for regression"):
+        l1bench.fit(X, np.full(len(X), 3), model="mlp", hidden=[4], steps=20)

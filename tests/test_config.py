@@ -162,3 +162,41 @@ def test_dropout_mode_auto_resolves_by_model_and_solver(overrides, mode):
 def test_choice_errors_list_allowed_values():
     with pytest.raises(ConfigError, match="float64, float32"):
         validate(compose_config("solver.precision=half"))
+
+
+@pytest.mark.parametrize(
+    "overrides,label,field,value",
+    [
+        (("penalty=l1", "penalty.l1.lam=0.1"), "l1", "lam", [0.1]),
+        (("penalty=l2", "penalty.l2.lam=2"), "l2", "lam", [2.0]),
+        (("penalty=l1", "penalty.l1.lam=[1,0.1]"), "l1", "lam", [1.0, 0.1]),
+        (("penalty=dropout", "penalty.dropout.dropout=0.3"), "dropout", "dropout", [0.3]),
+    ],
+)
+def test_a_scalar_strength_on_the_command_line_is_a_one_point_list(overrides, label, field, value):
+    cfg = validate(compose_config(*overrides))
+    assert getattr(cfg.penalty[label], field) == value
+
+
+def test_a_scalar_strength_in_yaml_is_a_one_point_list(tmp_path):
+    (tmp_path / "penalty").mkdir()
+    (tmp_path / "penalty" / "scalar.yaml").write_text(
+        "scalar_l1:\n  kind: l1\n  lam: 0.05\nscalar_dropout:\n  kind: dropout\n  dropout: 0.2\n"
+    )
+    cfg = validate(compose_config(f"hydra.searchpath=[file://{tmp_path}]", "penalty=scalar"))
+    assert cfg.penalty["scalar_l1"].lam == [0.05]
+    assert cfg.penalty["scalar_dropout"].dropout == [0.2]
+
+
+@pytest.mark.parametrize(
+    "override,field",
+    [
+        ("penalty.l1.lam=abc", "penalty.l1.lam='abc' is not a number"),
+        ("penalty.l1.lam=true", "penalty.l1.lam=True is not a number"),
+        ("penalty.l1.lam=[0.1,[0.2]]", "penalty.l1.lam[1]=[0.2] is not a number"),
+        ("penalty.l1.lam=-0.1", "penalty.l1.lam[0]=-0.1 must be a finite number >= 0"),
+    ],
+)
+def test_a_strength_that_is_not_a_number_names_the_field(override, field):
+    with pytest.raises(ConfigError, match=re.escape(field)):
+        validate(compose_config("penalty=l1", override))

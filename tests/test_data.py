@@ -219,8 +219,14 @@ def test_a_headerless_csv_reads_every_row_with_the_target_by_position(tmp_path, 
     f = tmp_path / "noheader.csv"
     df.to_csv(f, index=False, header=False)
     d = load_dataset(
-        "file", seeds=[0], path=str(f), target=target, params={"header": False},
-        test_size=0, standardize=False, task="regression",
+        "file",
+        seeds=[0],
+        path=str(f),
+        target=target,
+        params={"header": False},
+        test_size=0,
+        standardize=False,
+        task="regression",
     )
     assert d.feature_names == ("0", "1")
     order = np.argsort(d.y_train[0])  # rows in any order: match them by the target
@@ -430,6 +436,12 @@ ERROR_CASES = [
         "one-class",
         _file(pd.DataFrame({"a": R, "y": ["k"] * 8}), task="classification"),
         "target 'y': classification needs at least 2 classes",
+    ),
+    (
+        "constant-float-target",  # integral floats are classes for task=auto: say it is constant
+        _file(pd.DataFrame({"a": R, "y": [3.0] * 8})),
+        r"target 'y' is constant \(3 in every row\): classification needs at least 2 classes, "
+        "and a regression has nothing to fit",
     ),
     (
         "class-missing-from-a-part",

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+from pathlib import Path
+
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,8 +17,10 @@ import l1bench
 
 # experiments/ is a package at the repository root (on sys.path via pytest's pythonpath)
 from experiments import adversarial
-from experiments.common import RESULTS
+from experiments import all as all_experiments
+from experiments.common import RESULTS, out_dir
 from experiments.diabetes_path import entry_order
+from l1bench import figures
 
 N_FIRST = 8  # features whose order of entry is compared
 
@@ -60,3 +67,61 @@ def test_adversarial_table_regenerates_from_the_code():
 @pytest.mark.parametrize("stem", ["robustness_sparsity", "diabetes_path_order", "adversarial"])
 def test_committed_tables_exist(stem):
     assert (RESULTS / f"{stem}.csv").is_file() and (RESULTS / f"{stem}.md").is_file()
+
+
+def _snapshot(folder: Path) -> dict:
+    """Every file under ``folder``: its modification time and the sha256 of its bytes."""
+    return {
+        p.relative_to(folder): (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_out_dir_defaults_to_results():
+    assert out_dir([]) == RESULTS
+    assert out_dir(["--out", "scratch/regen"]) == Path("scratch/regen")
+
+
+def _touch_figure(fig, stem):
+    """Stand-in for ``figures.save``: empty files at the paths it would write."""
+    plt.close(fig)
+    paths = [Path(stem).with_suffix(suffix) for suffix in (".png", ".pdf")]
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    return paths
+
+
+@pytest.mark.parametrize("name", all_experiments.EXPERIMENTS)
+def test_each_experiment_writes_only_under_out(tmp_path, monkeypatch, name):
+    """Each script's files land under ``out`` with the names they have in results/, which is
+    left untouched. The fits are replaced by the committed tables and the figures' rendering by
+    empty files (where the files go is under test; test_all_regenerates_into_out renders)."""
+    module = importlib.import_module(f"experiments.{name}")
+    monkeypatch.setattr(figures, "save", _touch_figure)
+    committed = lambda stem: pd.read_csv(RESULTS / f"{stem}.csv")
+    if name == "diabetes_path":
+        tables = (committed("diabetes_path"), committed("diabetes_path_order"))
+        monkeypatch.setattr(module, "tables", lambda: tables)
+    else:
+        monkeypatch.setattr(module, "table", lambda *args: committed(name))
+    before = _snapshot(RESULTS)
+    module.main(tmp_path / "regen")
+    assert _snapshot(RESULTS) == before
+    written = {p.name for p in (tmp_path / "regen").iterdir()}
+    expected = {p.name for p in RESULTS.iterdir() if p.stem in (name, f"{name}_order")}
+    assert written == expected
+
+
+def test_all_regenerates_into_out(tmp_path, monkeypatch):
+    monkeypatch.setattr(all_experiments, "EXPERIMENTS", ("diabetes_path",))  # ~5 s
+    before = _snapshot(RESULTS)
+    all_experiments.main(["--out", str(tmp_path)])
+    assert _snapshot(RESULTS) == before
+    stems = ("diabetes_path", "diabetes_path_order")
+    expected = {p.name for p in RESULTS.iterdir() if p.stem in stems}
+    assert {p.name for p in tmp_path.iterdir()} == expected
+    fresh = pd.read_csv(tmp_path / "diabetes_path_order.csv")
+    committed = pd.read_csv(RESULTS / "diabetes_path_order.csv")
+    assert fresh[["rank", "feature"]].equals(committed[["rank", "feature"]])

@@ -150,6 +150,11 @@ def encode_target(name: str, y: np.ndarray, task: str, target_name: str = "y"):
     elif y.dtype.kind not in "iubUS":
         raise DataError(f"{where}: labels of dtype {y.dtype} are not supported")
     classes, codes = np.unique(y, return_inverse=True)
+    if classes.size < 2 and y.dtype.kind in "iuf":
+        raise DataError(
+            f"{where} is constant ({classes[0]:g} in every row): classification needs at least "
+            "2 classes, and a regression has nothing to fit"
+        )
     if classes.size < 2:
         raise DataError(
             f"{where}: classification needs at least 2 classes, the target has only "
