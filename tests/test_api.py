@@ -92,7 +92,9 @@ def test_diverging_training_is_reported_and_excluded():
             "solver=optax",
             "solver.optimizer=sgd",
             "penalty=l1",
-            "penalty.l1.n_lambdas=3",
+            # below lambda_max: at lambda_max the start (w = 0, intercept at its optimum) is
+            # already stationary and no step is taken
+            "penalty.l1.lam=[0.1,0.01,0.001]",
             "solver.learning_rate=1e6",
             "solver.steps=50",
             "cv_folds=0",
