@@ -20,7 +20,7 @@ import pandas as pd
 
 from experiments.common import RESULTS, aggregate, fmt, out_dir, run, write_table
 from l1bench import figures
-from l1bench.results import NOT_AVERAGED, markdown_table, robustness_per_fit
+from l1bench.results import kept, markdown_table, robustness_per_fit
 
 RUNS = {
     "synthetic_sparse": (),
@@ -46,7 +46,7 @@ def per_fit(overrides: tuple[str, ...]) -> pd.DataFrame:
     accuracy = long["metric"] == "accuracy"
     long.loc[accuracy, "error"] = 1.0 - long.loc[accuracy, "error"]
     long["metric"] = long["metric"].replace({"accuracy": "error rate", "mse": "MSE"})
-    return long[~long["status"].isin(NOT_AVERAGED)]
+    return long[kept(long)]
 
 
 def table() -> pd.DataFrame:

@@ -19,6 +19,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+# the validation error the selection minimizes, per task: MSE as LassoCV, log-loss (the
+# deviance) as glmnet
+METRIC = {"regression": "mse", "binary": "log_loss", "multiclass": "log_loss"}
+
 
 class Folds(NamedTuple):
     """Fold problems: (S·K, n_train, p) train and (S·K, m, p) validation arrays, seed-major."""

@@ -121,8 +121,7 @@ def check_sizes(cfg: Config, data: Dataset, grid: Grid) -> None:
             convex._check_algorithm(cfg.solver.algorithm, subgrid(grid, exact), data.X_train)
         except ValueError as err:
             raise ConfigError(
-                f"{err} (dataset {data.name}: {n} training rows, {data.X_train.shape[2]} "
-                "features)"
+                f"{err} (dataset {data.name}: {n} training rows, {data.X_train.shape[2]} features)"
             ) from None
 
 
@@ -279,14 +278,10 @@ def cross_validate(cfg: Config, data: Dataset, grid: Grid, timings, info=None) -
         task=data.task,
         activation=cfg.model.activation,
     )
-    name = CV_METRIC[data.task]
-    failed = np.isin(fit.status, [STATUS.index(s) for s in results.NOT_AVERAGED])
-    e = np.where(failed.reshape(S * k, -1), np.nan, errs[name])  # no vote
+    name = cv.METRIC[data.task]
+    voting = np.isin(fit.status, [STATUS.index(s) for s in results.KEPT_STATUSES])
+    e = np.where(voting.reshape(S * k, -1), errs[name], np.nan)  # other statuses: no vote
     return cv.select(e.reshape(S, k, P, L), grid.valid)
-
-
-# the validation error CV minimizes: MSE as LassoCV, log-loss (deviance) as glmnet
-CV_METRIC = {"regression": "mse", "binary": "log_loss", "multiclass": "log_loss"}
 
 
 def _fit_table(
@@ -412,6 +407,13 @@ def run(cfg: Config) -> RunOutput:
             "shape_test": list(data.X_test.shape),
             "classes": data.classes,
             "hash": results.data_hash(data.X_train, data.y_train, data.X_test, data.y_test),
+            # each seed's replicate alone: a fit's identity when runs are merged (report.merge)
+            "seed_hashes": {
+                str(seed): results.data_hash(
+                    data.X_train[s], data.y_train[s], data.X_test[s], data.y_test[s]
+                )
+                for s, seed in enumerate(data.seeds)
+            },
         },
         "cv_folds": cfg.cv_folds,
         "shards": compiled.shards_used(),  # most devices one compiled fit was split over

@@ -60,19 +60,22 @@ def bar(done: int, total: int, width: int = 20) -> str:
     return "[" + "#" * filled + "." * (width - filled) + "]"
 
 
-def sweep_line(done: int, total: int | None, failed: int, elapsed: float) -> str:
+def sweep_line(done: int, total: int | None, failed: int, elapsed: float, skipped: int = 0) -> str:
     """One progress line for a sweep: bar, counts, elapsed time and a linear estimate left.
 
     Args:
-      done: finished jobs (complete or failed). total: jobs in the sweep (None if unknown).
-      failed: how many of ``done`` failed. elapsed: seconds since the sweep started.
+      done: finished jobs (complete, failed, or skipped by resume). total: jobs in the sweep
+        (None if unknown). failed: how many of ``done`` failed. elapsed: seconds since the
+        sweep started. skipped: how many of ``done`` resume skipped; the estimate left is
+        ``elapsed · (total − done) / (done − skipped)``, the time per job that ran.
     """
     fail = f", {failed} failed" if failed else ""
+    fail += f", {skipped} skipped (already complete)" if skipped else ""
     if not total:
         return f"sweep: {done} jobs done{fail}, {duration(elapsed)} elapsed"
     left = ""
-    if 0 < done < total:
-        left = f", about {duration(elapsed * (total - done) / done)} left"
+    if 0 < done - skipped and done < total:
+        left = f", about {duration(elapsed * (total - done) / (done - skipped))} left"
     return (
         f"sweep {bar(done, total)} {done}/{total} jobs done{fail}, "
         f"{duration(elapsed)} elapsed{left}"

@@ -6,8 +6,13 @@ A run directory holds
 * ``coefs.npz`` — ``coef`` (n_fits, p) and ``intercept`` (n_fits,), row-aligned with fits.csv,
   plus ``feature_names``;
 * ``summary.md`` — per penalty and strength, means over seeds with 95% t-intervals;
-* ``manifest.json`` — everything that produced the numbers; written last, with
-  ``status: complete``, so a run without it (or with another status) is not a finished run.
+* ``manifest.json`` — everything that produced the numbers, with the tables' layout version
+  (:data:`SCHEMA_VERSION`); written last, with ``status: complete``, so a run without it (or
+  with another status: ``running``, ``failed``, ``interrupted``) is not a finished run.
+
+A row of a per-fit table is identified by its non-measured columns (:func:`identity_columns`):
+every column that is not in :data:`MEASURED_COLUMNS` or starts with one of
+:data:`MEASURED_PREFIXES`, so a new grid axis is part of a fit's identity without a change here.
 
 Every file is written to a temporary name in the same directory and renamed into place, so a
 crash never leaves a half-written table under a final name. This module does not import jax.
@@ -22,12 +27,16 @@ import os
 import platform
 import subprocess
 import tempfile
+import textwrap
+import unicodedata
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+from l1bench import cv
 
 PACKAGES = (
     "l1bench",
@@ -43,8 +52,46 @@ PACKAGES = (
     "matplotlib",
 )
 
+# the layout of a run's tables and manifest; l1bench report warns when it merges runs whose
+# versions differ (or that record none: written before the version was recorded)
+SCHEMA_VERSION = 1
+
+# config keys that do not change what a run computes: resume compares runs without them, a fit's
+# identity in a merge leaves them out, and Hydra's override_dirname.exclude_keys lists them
+NOT_RESULTS = ("resume", "progress", "compilation_cache")
+# the keys that choose a job's seeds: a fit's identity takes its own seed from its row instead
+SEED_KEYS = ("seed", "n_seeds")
+
+# columns of the per-fit tables that hold a measured value (or a value derived from the data,
+# such as lam = lam_ratio · lam_max); every other column identifies the fit
+MEASURED_COLUMNS = frozenset(
+    {
+        "lam",
+        "lam_ratio",
+        "nnz",
+        "sparsity",
+        "objective",
+        "gap",
+        "rel_gap",
+        "n_iter",
+        "status",
+        "clean_error",
+        "error",
+        "error_sd",
+        "degradation",
+    }
+)
+MEASURED_PREFIXES = ("train_", "test_", "cv_", "support_", "sparsity_", "error_", "objective_")
+# columns a merge adds to every table (the run directory and its overrides)
+MERGE_PREFIXES = ("run_dir", "override.")
+
+# fit statuses averaged in the summaries; a fit with any other status (diverged, or one a solver
+# adds) is left out of the means and counted
+KEPT_STATUSES = ("converged", "max_iter")
+
 # columns of the summary: the table that answers "what does sparsity cost, what does it buy"
-# the value columns summarized when present, and their headers
+# the value columns summarized when present, and their headers (cv_error's names its metric,
+# :func:`cv_header`)
 SUMMARY_VALUES = {
     "nnz": "nnz",
     "sparsity": "sparsity",
@@ -56,6 +103,30 @@ SUMMARY_VALUES = {
     "test_log_loss": "test log-loss",
     "cv_error": "CV error",
 }
+# how the summaries name a metric of l1bench.metrics
+METRIC_NAMES = {"mse": "MSE", "log_loss": "log-loss", "accuracy": "accuracy", "r2": "R²"}
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 run``, ``2 runs``: a count and its noun (``many``: the plural when not word + s)."""
+    return f"{n} {word}" if n == 1 else f"{n} {many or word + 's'}"
+
+
+def identity_columns(table: pd.DataFrame) -> list[str]:
+    """The columns of a per-fit table that identify a fit (sorted): all but the measured ones
+    (:data:`MEASURED_COLUMNS`, :data:`MEASURED_PREFIXES`) and those a merge adds."""
+    return sorted(
+        c
+        for c in table.columns
+        if c not in MEASURED_COLUMNS
+        and not c.startswith(MEASURED_PREFIXES)
+        and not c.startswith(MERGE_PREFIXES)
+    )
+
+
+def kept(table: pd.DataFrame) -> pd.Series:
+    """Which rows' fits enter the means: status in :data:`KEPT_STATUSES`."""
+    return table["status"].isin(KEPT_STATUSES)
 
 
 # ------------------------------------------------------------------------------------------
@@ -65,9 +136,6 @@ SUMMARY_VALUES = {
 
 # the files a run owns (besides manifest.json): cleared when a job starts, so that a rerun into
 # the same directory never leaves an earlier run's table beside its own (or beside a failure)
-# fit statuses left out of every mean (and of cross-validation's votes): a fit that blew up, or
-# one whose objective is above the zero model's (l1bench.fit.backends.mark_worse_than_zero)
-NOT_AVERAGED = ("diverged", "worse_than_zero")
 RUN_FILES = ("fits.csv", "robustness.csv", "coefs.npz", "summary.md", "summary.tex")
 # the process's umask, read once (os.umask can only be read by setting it): mkstemp creates
 # 0600 files, and results are chmod-ed to what a plain open() would give (0666 & ~umask)
@@ -175,35 +243,42 @@ def group_keys(fits: pd.DataFrame) -> list[str]:
 SEED_OVERRIDES = ("override.seed", "override.n_seeds", "override.penalty")
 
 
-def summarize(fits: pd.DataFrame) -> pd.DataFrame:
-    """Aggregate fits over seeds: one row per configuration, penalty and strength index.
+def summarize(fits: pd.DataFrame, selected: bool = False) -> pd.DataFrame:
+    """Aggregate fits over seeds: one row per configuration, penalty and strength index (with
+    ``selected``: per configuration and penalty, over the fits cross-validation picked).
 
-    Fits whose status is in :data:`NOT_AVERAGED` (diverged, worse than the zero model) are left
-    out of the means and counted in ``n_excluded``; fits that stopped at
-    their iteration cap (``max_iter``, the normal end of fixed-epoch training) are kept, and
-    counted by status in the summary's header. ``cv_best`` / ``cv_1se`` count the seeds whose
-    cross-validation picked the strength.
+    Fits whose status is not in :data:`KEPT_STATUSES` (diverged ones, say) are left out of the
+    means and counted in ``n_excluded``; fits that stopped at their iteration cap
+    (``max_iter``, the normal end of fixed-epoch training) are kept, and counted by status in
+    the summary's header. ``n_seeds`` counts the distinct seeds of the kept fits and ``n_fits``
+    the kept fits (more than ``n_seeds`` only when the merged runs hold several fits of one
+    seed). ``cv_best`` / ``cv_1se`` count the distinct seeds whose cross-validation picked the
+    strength.
     """
     values = [c for c in SUMMARY_VALUES if c in fits.columns]
     keys = group_keys(fits)
+    if selected:
+        fits, keys = fits[fits["cv_best"].astype(bool)], keys[:-1]
     rows = []
     for key, g in fits.groupby(keys, sort=False, dropna=False):
-        ok = g[~g["status"].isin(NOT_AVERAGED)]
+        ok = g[kept(g)]
         row = dict(zip(keys, key, strict=True))
         row.update(
             {
-                "lam_index": int(row["lam_index"]),
                 "lam": float(g["lam"].mean()),
                 "dropout": float(g["dropout"].mean()),
-                "n_seeds": int(len(ok)),
+                "n_seeds": int(ok["seed"].nunique()),
+                "n_fits": int(len(ok)),
                 "n_excluded": int(len(g) - len(ok)),
             }
         )
+        if "lam_index" in row:
+            row["lam_index"] = int(row["lam_index"])
         for col in values:
             row[col], row[f"{col}_ci"] = mean_ci(ok[col])
         for col in ("cv_best", "cv_1se"):
-            if col in g.columns:
-                row[col] = int(g[col].sum())
+            if col in g.columns and not selected:
+                row[col] = int(g.loc[g[col].astype(bool), "seed"].nunique())
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -225,42 +300,77 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def summary_markdown(fits: pd.DataFrame, title: str) -> str:
-    """The human summary of one run (or of merged runs)."""
-    summary = summarize(fits)
+def cv_header(fits: pd.DataFrame) -> str:
+    """The name of the ``cv_error`` column: ``CV MSE``, ``CV log-loss``, or both by task."""
+    names = {METRIC_NAMES[cv.METRIC[t]]: t for t in dict.fromkeys(fits["task"])}
+    if len(names) == 1:
+        return f"CV {next(iter(names))}"
+    return "CV error (" + ", ".join(f"{m}: {t}" for m, t in names.items()) + ")"
+
+
+def seeds_cell(row: dict) -> str:
+    """A summary row's seed count, with its fits when they are more and the excluded ones."""
+    text = str(row["n_seeds"])
+    if row["n_fits"] != row["n_seeds"]:
+        text += f" ({row['n_fits']} fits)"
+    if row["n_excluded"]:
+        text += f" ({row['n_excluded']} excluded)"
+    return text
+
+
+def fits_table(fits: pd.DataFrame, selected: bool = False) -> str:
+    """The fit summary (:func:`summarize`) as a Markdown table."""
+    summary = summarize(fits, selected)
     values = [c for c in SUMMARY_VALUES if c in summary.columns]
-    cv = "cv_best" in summary.columns
+    picks = "cv_best" in summary.columns
     extra = [k for k in group_keys(fits) if k not in ("penalty", "lam_index")]
+    names = {**SUMMARY_VALUES, "cv_error": cv_header(fits)} if "cv_error" in values else None
     header = [
         *(k.removeprefix("override.") for k in extra),
         "penalty",
         "λ",
         "dropout",
-        *(SUMMARY_VALUES[c] for c in values),
+        *((names or SUMMARY_VALUES)[c] for c in values),
         "seeds",
     ]
-    header += ["CV pick (best / 1se)"] if cv else []
+    header += ["CV picks (seeds: best / 1se)"] if picks else []
     rows = []
     for r in summary.to_dict("records"):
         row = [str(r[k]) for k in extra] + [r["penalty"], _fmt(r["lam"]), _fmt(r["dropout"])]
         row += [_cell(r[c], r[f"{c}_ci"]) for c in values]
-        row.append(
-            str(r["n_seeds"]) + (f" ({r['n_excluded']} excluded)" if r["n_excluded"] else "")
-        )
-        if cv:
+        row.append(seeds_cell(r))
+        if picks:
             row.append(f"{r['cv_best']} / {r['cv_1se']}" if r["cv_best"] or r["cv_1se"] else "")
         rows.append(row)
+    return markdown_table(header, rows)
+
+
+def status_counts(fits: pd.DataFrame) -> str:
+    """``converged: 60, max_iter: 6``: the fits per status."""
     counts = fits["status"].value_counts().to_dict()
-    status = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+    return ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+
+
+def summary_markdown(fits: pd.DataFrame, title: str) -> str:
+    """The fit summary of one run (or of merged runs), per strength, with its heading."""
+    cv_text = ""
+    if "cv_error" in fits.columns:
+        cv_text = (
+            f" {cv_header(fits)} is the mean validation error over the folds; CV picks counts "
+            "the seeds whose cross-validation picked the strength, by the best mean error and "
+            "by the one-standard-error rule."
+        )
+    n_seeds = plural(int(fits["seed"].nunique()), "distinct seed")
     parts = [
         f"# {title}",
         "",
-        f"{len(fits)} fits ({status}). Means over seeds (diverged and worse_than_zero fits "
-        "excluded) ± 95% t-interval;",
-        "sparsity is the fraction of exactly-zero weights; λ is the mean of the seeds' own",
-        "strengths at that point of the path (each seed's path starts at its own λ_max).",
+        f"{plural(len(fits), 'fit')} of {n_seeds} ({status_counts(fits)}). Means over seeds ± "
+        f"95% t-interval of the fits whose status is {' or '.join(KEPT_STATUSES)} (others are "
+        "excluded and counted); sparsity is the fraction of exactly-zero weights; λ is the "
+        "mean of the seeds' own strengths at that point of the path (each seed's path starts "
+        f"at its own λ_max).{cv_text}",
         "",
-        markdown_table(header, rows),
+        fits_table(fits),
         "",
     ]
     return "\n".join(parts)
@@ -405,12 +515,13 @@ def robustness_summary(
     keys = [k for k in group_keys(per_fit) if not (selected and k == "lam_index")]
     rows = []
     for key, g in per_fit.groupby(keys, sort=False, dropna=False):
-        ok = g[~g["status"].isin(NOT_AVERAGED)]
+        ok = g[kept(g)]
         row = dict(zip(keys, key, strict=True))
         row.update(
             lam=float(ok["lam"].mean()) if len(ok) else np.nan,
             dropout=float(g["dropout"].mean()),
-            n_seeds=int(len(ok)),
+            n_seeds=int(ok["seed"].nunique()),
+            n_fits=int(len(ok)),
             n_excluded=int(len(g) - len(ok)),
         )
         for col in ("nnz", "sparsity", "clean_error", *noises):
@@ -419,10 +530,8 @@ def robustness_summary(
     return pd.DataFrame(rows), noises
 
 
-def robustness_markdown(table: pd.DataFrame, noises: list[str], metric: str, title: str) -> str:
-    """The robustness-versus-sparsity table in Markdown."""
-    if table.empty:
-        return ""
+def robustness_table(table: pd.DataFrame, noises: list[str], metric: str) -> str:
+    """A robustness-versus-sparsity table (:func:`robustness_summary`) as a Markdown table."""
     extra = [
         k
         for k in table.columns
@@ -437,6 +546,7 @@ def robustness_markdown(table: pd.DataFrame, noises: list[str], metric: str, tit
         "sparsity",
         f"clean {metric}",
         *noises,
+        "seeds",
     ]
     rows = []
     for r in table.to_dict("records"):
@@ -450,8 +560,16 @@ def robustness_markdown(table: pd.DataFrame, noises: list[str], metric: str, tit
                 _cell(r["sparsity"], r["sparsity_ci"]),
                 _cell(r["clean_error"], r["clean_error_ci"]),
                 *(_cell(r[n], r[f"{n}_ci"]) for n in noises),
+                seeds_cell(r),
             ]
         )
+    return markdown_table(header, rows)
+
+
+def robustness_markdown(table: pd.DataFrame, noises: list[str], metric: str, title: str) -> str:
+    """The robustness-versus-sparsity table in Markdown, with its heading and caption."""
+    if table.empty:
+        return ""
     return "\n".join(
         [
             f"## {title}",
@@ -462,25 +580,55 @@ def robustness_markdown(table: pd.DataFrame, noises: list[str], metric: str, tit
             f"t-interval. λ and dropout are means of the seeds' own values (each seed's path "
             f"starts at its own λ_max, and cross-validation picks a strength per seed).",
             "",
-            markdown_table(header, rows),
+            robustness_table(table, noises, metric),
             "",
         ]
     )
 
 
-def _tex(text: str) -> str:
-    for a, b in (
-        ("\\", r"\textbackslash{}"),
-        ("_", r"\_"),
-        ("%", r"\%"),
-        ("&", r"\&"),
-        ("#", r"\#"),
-        ("±", r"$\pm$"),
-        ("λ", r"$\lambda$"),
-        ("–", "--"),
-    ):
-        text = text.replace(a, b)
-    return text
+# LaTeX for the characters the summaries use; every other non-ASCII character is replaced by its
+# ASCII decomposition (or ``?``), so summary.tex compiles with a plain pdflatex
+TEX = {
+    "\\": r"\textbackslash{}",
+    "_": r"\_",
+    "%": r"\%",
+    "&": r"\&",
+    "#": r"\#",
+    "$": r"\$",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "±": r"$\pm$",
+    "λ": r"$\lambda$",
+    "α": r"$\alpha$",
+    "σ": r"$\sigma$",
+    "ε": r"$\varepsilon$",
+    "θ": r"$\theta$",
+    "²": r"$^2$",
+    "×": r"$\times$",
+    "·": r"$\cdot$",
+    "≤": r"$\leq$",
+    "≥": r"$\geq$",
+    "→": r"$\to$",
+    "–": "--",
+    "—": "---",
+    "…": r"\ldots{}",
+}
+
+
+def tex_escape(text: str) -> str:
+    """``text`` as ASCII LaTeX: :data:`TEX` for its special and known characters, the ASCII
+    decomposition (NFKD) of any other, else ``?``."""
+    out = []
+    for ch in text:
+        if ch in TEX:
+            out.append(TEX[ch])
+        elif ch.isascii():
+            out.append(ch)
+        else:
+            out.append(unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode() or "?")
+    return "".join(out)
 
 
 def latex_table(header: list[str], rows: list[list[str]], caption: str) -> str:
@@ -491,11 +639,16 @@ def latex_table(header: list[str], rows: list[list[str]], caption: str) -> str:
         r"\small",
         r"\begin{tabular}{" + "l" * 3 + "r" * (len(header) - 3) + "}",
         r"\toprule",
-        " & ".join(_tex(h) for h in header) + r" \\",
+        " & ".join(tex_escape(h) for h in header) + r" \\",
         r"\midrule",
     ]
-    lines += [" & ".join(_tex(c) for c in r) + r" \\" for r in rows]
-    lines += [r"\bottomrule", r"\end{tabular}", r"\caption{" + _tex(caption) + "}", r"\end{table}"]
+    lines += [" & ".join(tex_escape(c) for c in r) + r" \\" for r in rows]
+    lines += [
+        r"\bottomrule",
+        r"\end{tabular}",
+        r"\caption{" + tex_escape(caption) + "}",
+        r"\end{table}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -506,27 +659,100 @@ def markdown_to_latex(md_table: str, caption: str) -> str:
     return latex_table(cells[0], [c for c in cells[2:]], caption)
 
 
+SELECTED = "Selected: each penalty at its cross-validated λ"
+# the most summary rows the console prints in one table (more: summary.md holds them)
+CONSOLE_ROWS = 24
+
+
+def headline(fits: pd.DataFrame, robust: pd.DataFrame | None) -> list[tuple[str, str, str]]:
+    """The answer of a run or a merge: each penalty at the strength its cross-validation picked
+    (``cv_best``, per seed), robust errors included when a noise suite ran (one table per
+    metric), else the fit summary at that strength.
+
+    Returns:
+      ``[(name, caption, Markdown table)]``; empty without cross-validation.
+    """
+    if "cv_best" not in fits.columns:
+        return []
+    pick = f"picked per seed by the best mean {cv_header(fits)}"
+    metrics = [] if robust is None or not len(robust) else list(dict.fromkeys(robust["metric"]))
+    out = []
+    for metric in metrics:  # a merge of regression and classification runs: one table each
+        table, noises = robustness_summary(fits, robust[robust["metric"] == metric], True)
+        if table.empty:
+            continue
+        name = SELECTED + (f" (test {metric})" if len(metrics) > 1 else "")
+        caption = (
+            f"λ {pick}; test {metric} without noise and under each noise model (its mean over "
+            "the level range); means over seeds ± 95% t-interval."
+        )
+        out.append((name, caption, robustness_table(table, noises, metric)))
+    if not metrics:
+        caption = f"λ {pick}; means over seeds ± 95% t-interval."
+        out.append((SELECTED, caption, fits_table(fits, selected=True)))
+    return out
+
+
 def run_summary(fits: pd.DataFrame, robust: pd.DataFrame | None, title: str) -> tuple[str, str]:
     """The whole human summary of a run or a merge: (Markdown, LaTeX).
 
-    Sections: the robustness-versus-sparsity table along each path, the same at each penalty's
-    cross-validated strength ("selected"), and the per-strength fit summary.
+    Sections: the headline (:func:`headline`: each penalty at its cross-validated strength),
+    the robustness-versus-sparsity table along each path, and the per-strength fit summary.
     """
     md, tex = [f"# {title}", ""], []
+    for name, caption, table in headline(fits, robust):
+        md.append(f"## {name}\n\n{caption}\n\n{table}\n")
+        tex.append(markdown_to_latex(table, f"{name}. {caption}"))
     metrics = [] if robust is None or not len(robust) else list(dict.fromkeys(robust["metric"]))
     for metric in metrics:  # a merge of regression and classification runs: one set each
-        part = robust[robust["metric"] == metric]
-        for selected, name in (
-            (False, "Robustness versus sparsity"),
-            (True, "Selected: each penalty at its cross-validated λ"),
-        ):
-            name += f" (test {metric})" if len(metrics) > 1 else ""
-            table, noises = robustness_summary(fits, part, selected=selected)
-            text = robustness_markdown(table, noises, metric, name)
-            if text:
-                md.append(text)
-                tex.append(markdown_to_latex(text, f"{name} (test {metric})."))
+        name = "Robustness versus sparsity" + (f" (test {metric})" if len(metrics) > 1 else "")
+        table, noises = robustness_summary(fits, robust[robust["metric"] == metric])
+        text = robustness_markdown(table, noises, metric, name)
+        if text:
+            md.append(text)
+            tex.append(markdown_to_latex(text, f"{name} (test {metric})."))
     fit_md = summary_markdown(fits, "Fits")
     md.append("#" + fit_md)
     tex.append(markdown_to_latex(fit_md, "Fits: means over seeds."))
     return "\n".join(md), "\n".join(tex)
+
+
+def excluded_warnings(fits: pd.DataFrame) -> list[str]:
+    """One line per status outside :data:`KEPT_STATUSES`: how many fits the means leave out."""
+    counts = fits.loc[~kept(fits), "status"].value_counts()
+    return [
+        f"{plural(int(n), 'fit')} with status {status}: left out of the means"
+        for status, n in sorted(counts.items())
+    ]
+
+
+def console_summary(
+    fits: pd.DataFrame,
+    robust: pd.DataFrame | None,
+    title: str,
+    out_dir: Path,
+    warnings: list[str] = (),
+) -> str:
+    """What a run (or a sweep's report) prints: its fits by status, the headline
+    (:func:`headline`), the warnings and where the files are; the full tables stay in them.
+
+    Without cross-validation there is no headline: the per-strength fit summary is printed
+    when it has at most :data:`CONSOLE_ROWS` rows, and otherwise a line says where it is; so
+    is a headline longer than that.
+    """
+    n_seeds = plural(int(fits["seed"].nunique()), "seed")
+    lines = [f"{title}: {plural(len(fits), 'fit')} of {n_seeds} ({status_counts(fits)})"]
+    heads = headline(fits, robust)
+    if not heads:
+        heads = [("Fits", "no cross-validation (cv_folds=0), so every strength", fits_table(fits))]
+    for name, caption, table in heads:
+        n_rows = table.count("\n") - 1
+        if n_rows <= CONSOLE_ROWS:
+            lines += ["", textwrap.fill(f"{name}: {caption}", 100), table]
+        else:
+            lines += ["", f"{name}: {plural(n_rows, 'row')}, in {Path(out_dir) / 'summary.md'}"]
+    notes = [*warnings, *excluded_warnings(fits)]
+    lines += ["", *(f"warning: {w}" for w in notes)] if notes else [""]
+    names = [n for n in (*RUN_FILES, "manifest.json") if (Path(out_dir) / n).is_file()]
+    lines.append(f"files in {out_dir}: {', '.join(names)} (summary.md: every table)")
+    return "\n".join(lines)

@@ -700,13 +700,12 @@ def support_recovery(coef, true_coef) -> tuple[np.ndarray, np.ndarray, np.ndarra
     """Precision, recall and F1 of the estimated support against the true support.
 
     Supports are the *exact* nonzeros (no threshold): ``Ŝ = {j: coef_j ≠ 0}``,
-    ``S = {j: true_j ≠ 0}``; precision ``|Ŝ∩S| / |Ŝ|``, recall ``|Ŝ∩S| / |S|``, F1 their
-    harmonic mean. Degenerate cases:
-
-    * empty estimate (``Ŝ = ∅``): precision 1 (nothing selected, no false positive);
-    * empty truth (``S = ∅``): recall 1 (nothing to find);
-    * F1 is 0 when precision and recall are both 0; so ``Ŝ = S = ∅`` scores (1, 1, 1) and
-      ``Ŝ = ∅ ≠ S`` scores (1, 0, 0).
+    ``S = {j: true_j ≠ 0}``; precision ``|Ŝ∩S| / |Ŝ|``, recall ``|Ŝ∩S| / |S|``, F1
+    ``2·|Ŝ∩S| / (|Ŝ| + |S|)`` (their harmonic mean where both are defined). A ratio whose
+    denominator is 0 is undefined and NaN: precision when nothing is selected (``Ŝ = ∅``, an
+    all-zero fit), recall when the truth is empty (``S = ∅``), F1 when both are. So
+    ``Ŝ = ∅ ≠ S`` scores (NaN, 0, 0) and the summaries' means, which skip NaN, average precision
+    over the fits that selected something.
 
     Args:
       coef: (..., p) estimated coefficients. true_coef: (p,) true coefficients, or any shape
@@ -719,11 +718,8 @@ def support_recovery(coef, true_coef) -> tuple[np.ndarray, np.ndarray, np.ndarra
     true = np.broadcast_to(np.asarray(true_coef) != 0, est.shape)
     tp = np.sum(est & true, axis=-1)
     n_est, n_true = est.sum(axis=-1), true.sum(axis=-1)
-    precision = np.where(n_est > 0, tp / np.maximum(n_est, 1), 1.0)
-    recall = np.where(n_true > 0, tp / np.maximum(n_true, 1), 1.0)
-    denom = precision + recall
-    f1 = np.where(denom > 0, 2 * precision * recall / np.where(denom > 0, denom, 1.0), 0.0)
-    return precision, recall, f1
+    ratio = lambda num, den: np.where(den > 0, num / np.maximum(den, 1), np.nan)
+    return ratio(tp, n_est), ratio(tp, n_true), ratio(2 * tp, n_est + n_true)
 
 
 def layer_sparsity(params) -> list[np.ndarray]:

@@ -119,6 +119,7 @@ def test_cli_writes_the_run_directory(tmp_path):
         [sys.executable, "-m", "l1bench", "report", str(tmp_path)], capture_output=True, text=True
     )
     assert rep.returncode == 0, rep.stderr
+    assert rep.stdout.startswith("1 complete run (1 fit), 0 failed or unfinished")
     assert len(pd.read_csv(tmp_path / "report" / "fits.csv")) == 1
     assert (tmp_path / "fits.csv").read_bytes() == own
     into = subprocess.run(
@@ -173,6 +174,9 @@ def test_cli_logs_and_records_the_data_warnings(tmp_path):
         for m in json.loads((tmp_path / "manifest.json").read_text())["warnings"]
     )
     assert message in "".join(p.read_text() for p in tmp_path.glob("*.log"))
+    # and the console repeats it beside the answer, after the tables
+    tail = res.stdout.splitlines()[-3:]
+    assert any(line.startswith(f"warning: {message}") for line in tail), res.stdout[-2000:]
 
 
 def test_cli_unknown_keys_and_bad_types_exit_2_naming_the_keys(tmp_path):
@@ -245,3 +249,29 @@ def test_manifest_records_the_algorithm_each_regime_ran(n_features, forced, algo
     algorithms = out.info["solver"]["algorithms"]
     assert algorithms["fit"]["convex"]["algorithm"] == algorithm in ALGORITHMS
     assert algorithms["cv"]["convex"]["algorithm"] == algorithm
+
+
+def test_a_default_run_prints_its_headline_in_a_few_lines(tmp_path):
+    """The console holds each penalty at its cross-validated strength, the warnings and where
+    the files are; the tables along the paths stay in summary.md."""
+    res = _cli(tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    lines = (res.stdout + res.stderr).splitlines()
+    assert len(lines) <= 40, "\n".join(lines)
+    fits = pd.read_csv(tmp_path / "fits.csv")
+    picked = fits[fits["cv_best"]]
+    penalties = list(dict.fromkeys(fits["penalty"]))
+    rows = [line for line in lines if line.startswith("| ") and "penalty" not in line]
+    assert [r.split("|")[1].strip() for r in rows] == penalties  # one row each: the headline
+    for row, penalty in zip(rows, penalties, strict=True):
+        cells = [c.strip() for c in row.split("|")[1:-1]]
+        g = picked[picked["penalty"] == penalty]
+        assert float(cells[1]) == pytest.approx(g["lam"].mean(), rel=1e-3)  # λ picked by CV
+        assert float(cells[5]) == pytest.approx(g["test_mse"].mean(), rel=1e-3)  # clean mse
+    assert lines[-1].startswith(f"files in {tmp_path}: fits.csv, robustness.csv")
+    summary = (tmp_path / "summary.md").read_text()
+    n_l1 = int(fits["penalty"].eq("l1").sum())  # one seed: one row per strength
+    assert summary.count("\n| l1 |") == 1 + 2 * n_l1  # headline, robustness and fits tables
+    assert "| CV MSE |" in summary and "CV picks (seeds: best / 1se)" in summary
+    tex = (tmp_path / "summary.tex").read_text()
+    assert tex.isascii() and "test R$^2$" in tex

@@ -83,9 +83,23 @@ def test_count_jobs_is_the_basic_sweepers_product():
     assert count_jobs(["penalty=glob(*)"]) is None  # needs the config tree
 
 
-def test_job_states_read_manifests(tmp_path):
+def test_job_states_count_this_sweeps_job_records(tmp_path):
+    from l1bench.callbacks import JOBS_DIR, sweep_jobs
     from l1bench.results import write_json_atomic
 
-    for name, status in [("a", "complete"), ("b", "failed"), ("c", "running")]:
-        write_json_atomic(tmp_path / name / "manifest.json", {"status": status})
-    assert job_states(tmp_path) == (2, 1)
+    records = [("complete", False), ("failed", False), ("complete", True), ("interrupted", False)]
+    for num, (status, skipped) in enumerate(records):
+        record = {"run_dir": str(tmp_path / str(num)), "status": status, "skipped": skipped}
+        write_json_atomic(tmp_path / JOBS_DIR / "this" / f"{num}.json", record)
+    write_json_atomic(tmp_path / JOBS_DIR / "earlier" / "0.json", record)  # another sweep
+    write_json_atomic(tmp_path / "old_job" / "manifest.json", {"status": "complete"})
+    jobs = sweep_jobs(tmp_path, "this")
+    n_failed = sum(status != "complete" for status, _ in records)
+    n_skipped = sum(skipped for _, skipped in records)
+    assert job_states(jobs) == (len(records), n_failed, n_skipped)
+
+
+def test_sweep_line_estimates_from_the_jobs_that_ran():
+    line = progress.sweep_line(7, 8, 0, 60.0, skipped=6)
+    assert "7/8 jobs done, 6 skipped (already complete)" in line
+    assert "about 1 min 00 s left" in line  # 60 s for the one job that ran, one to go

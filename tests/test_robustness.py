@@ -336,18 +336,33 @@ def test_invalid_inputs_raise_naming_the_field(kwargs, match):
     "coef,true,expected",
     [
         ([1, 0, 2, 0], [3, 0, 1, 0], (1.0, 1.0, 1.0)),  # exact
-        ([0, 0, 0, 0], [3, 0, 1, 0], (1.0, 0.0, 0.0)),  # empty estimate: nothing wrong selected
+        ([0, 0, 0, 0], [3, 0, 1, 0], (np.nan, 0.0, 0.0)),  # empty estimate: precision 0/0
         ([1, 1, 2, 0], [3, 0, 1, 0], (2 / 3, 1.0, 0.8)),  # superset
         ([1, 0, 0, 0], [3, 0, 1, 0], (1.0, 0.5, 2 / 3)),  # subset
         ([0, 1, 0, 1], [3, 0, 1, 0], (0.0, 0.0, 0.0)),  # disjoint
-        ([0, 0, 0, 0], [0, 0, 0, 0], (1.0, 1.0, 1.0)),  # nothing to find, nothing found
-        ([1, 0, 0, 0], [0, 0, 0, 0], (0.0, 1.0, 0.0)),  # nothing to find, something found
+        ([0, 0, 0, 0], [0, 0, 0, 0], (np.nan, np.nan, np.nan)),  # every ratio 0/0
+        ([1, 0, 0, 0], [0, 0, 0, 0], (0.0, np.nan, 0.0)),  # nothing to find: recall 0/0
         ([1e-300, 0, 0, 0], [3, 0, 0, 0], (1.0, 1.0, 1.0)),  # exact zeros, no threshold
     ],
 )
 def test_support_recovery_hand_made_cases(coef, true, expected):
     got = robustness.support_recovery(np.array(coef, float), np.array(true, float))
     np.testing.assert_allclose(np.array(got, dtype=float), expected)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_support_recovery_matches_sklearn_scores_where_defined(seed):
+    from sklearn.metrics import f1_score, precision_score, recall_score
+
+    rng = np.random.default_rng(seed)
+    coef = rng.standard_normal((40, 6)) * (rng.random((40, 6)) < 0.4)
+    true = rng.standard_normal(6) * (rng.random(6) < 0.5)
+    precision, recall, f1 = robustness.support_recovery(coef, true)
+    for i, c in enumerate(coef):
+        kw = dict(y_true=true != 0, y_pred=c != 0, zero_division=np.nan)
+        np.testing.assert_equal(precision[i], precision_score(**kw))
+        np.testing.assert_equal(recall[i], recall_score(**kw))
+        np.testing.assert_allclose(f1[i], f1_score(**kw))
 
 
 def test_support_recovery_is_batched_over_leading_axes():
