@@ -3,10 +3,11 @@
     python -m experiments.mlp        # ~2 min on a 2-core CPU
 
 Runs ``experiment=mlp`` (one hidden layer of 32 ReLUs, 500 full-batch steps of the trainer's
-default optimizer, proximal gradient with a backtracking step and restarted momentum, 3 seeds) and writes mlp.{csv,md,png,pdf} into results/ (or ``--out DIR``): test
-accuracy without noise (``clean``, level 0), under Gaussian input noise and under a 10-step L∞
-PGD attack, for every penalty and strength; sparsity is the fraction of exactly-zero weights
-(biases excluded). Means over seeds ± 95% t-interval.
+default optimizer, proximal gradient with a backtracking step and restarted momentum, 3 seeds)
+and writes mlp.{csv,md,png,pdf} into results/ (or ``--out DIR``): test accuracy without noise
+(``clean``, level 0), under Gaussian input noise and under a 10-step L∞ PGD attack, for every
+penalty and strength; sparsity is the fraction of exactly-zero weights (biases excluded). Means
+over seeds ± 95% t-interval.
 
 The figure's curves show each penalty at one strength chosen by a rule that looks at clean
 accuracy only: the strongest strength whose mean clean test accuracy is within 1 point of the
