@@ -4,7 +4,8 @@ A run directory is any directory holding a ``manifest.json``. Runs are found rec
 each PATH (a single run, a multirun sweep, several sweeps, runs copied back from a cluster). For
 each run the manifest decides:
 
-* ``status: complete`` — its ``fits.csv`` (and ``robustness.csv`` when present) join the merge;
+* ``status: complete`` — its ``fits.csv`` (and ``robustness.csv``, ``contamination.csv`` when
+  present) join the merge;
 * any other status (``failed``, ``running``) — the run is listed under *failed or unfinished
   runs* in the summary, never silently dropped, and contributes no rows.
 
@@ -24,7 +25,7 @@ import pandas as pd
 
 from l1bench import results
 
-TABLES = ("fits.csv", "robustness.csv")
+TABLES = ("fits.csv", "robustness.csv", "contamination.csv")
 
 
 class Run(NamedTuple):
@@ -91,8 +92,8 @@ def merge(paths: Sequence[str | Path]) -> Merged:
 
 
 def write_report(paths: Sequence[str | Path], out_dir: str | Path) -> Merged:
-    """Merge ``paths`` and write ``fits.csv``, ``robustness.csv``, ``summary.md`` and
-    ``summary.tex`` (the sections of a run's summary, over every run) to out_dir.
+    """Merge ``paths`` and write ``fits.csv``, ``robustness.csv``, ``contamination.csv``,
+    ``summary.md`` and ``summary.tex`` (the sections of a run's summary, over every run) to out_dir.
 
     A table the merge has no rows for is removed from out_dir (an earlier report's would
     otherwise stand beside this one's).
@@ -125,7 +126,12 @@ def write_report(paths: Sequence[str | Path], out_dir: str | Path) -> Merged:
     if fits is not None and len(fits):
         # the same sections as a run's summary (robustness versus sparsity, at the selected λ,
         # fits), the swept keys as columns
-        md, tex = results.run_summary(fits, merged.tables.get("robustness.csv"), title)
+        md, tex = results.run_summary(
+            fits,
+            merged.tables.get("robustness.csv"),
+            title,
+            merged.tables.get("contamination.csv"),
+        )
         head, _, rest = md.partition("\n\n")
         text = "\n".join([head, "", *failed, rest])
         results.write_text_atomic(out_dir / "summary.tex", tex)
