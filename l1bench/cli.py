@@ -285,7 +285,7 @@ def report_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="l1bench report",
         description="Merge run directories (single runs, sweeps, copies from a cluster) into "
-        "one fits.csv, robustness.csv and summary.md.",
+        "one fits.csv, robustness.csv, contamination.csv and summary.md.",
     )
     parser.add_argument("paths", nargs="+", help="run directories or folders holding them")
     parser.add_argument(

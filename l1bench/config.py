@@ -102,11 +102,26 @@ class NoiseConfig:
 
 @dataclass
 class TrainNoiseConfig:
-    """Corrupt the *training* data before fitting (inputs or labels; ``name`` null = off)."""
+    """Corrupt the *training* data (see ``l1bench.noise.training``).
+
+    Training-set contamination on the batch axis: ``regression`` (regression datasets) or
+    ``classification`` (binary and multiclass ones) maps a noise model whose stages include
+    ``train`` to ``{levels: [...], **options}``; every level > 0 of every model, ``draws``
+    times, is one more corrupted training set per seed, refitted (and cross-validated on its
+    own corrupted folds) in the job's compiled call and measured on the clean test set
+    (``contamination.csv``). The suite of the other task is ignored.
+
+    ``name`` / ``level`` / ``options``: one model at one level corrupting the training data of
+    every fit of the job (``name`` null = off); a contamination suite then starts from that
+    corrupted data.
+    """
 
     name: str | None = None
     level: float = 0.0
     options: dict[str, Any] = field(default_factory=dict)
+    draws: int = 2
+    regression: dict[str, Any] = field(default_factory=dict)
+    classification: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -165,7 +180,8 @@ def unknown_key(key: str) -> str | None:
     """If the dotted ``key`` is not in the schema, a message naming it and the keys taken there.
 
     ``None`` when the key is known, or lies under a free mapping (``dataset.params``,
-    ``noise.models``, ``train_noise.options``) whose entries the later checks judge. A penalty's
+    ``noise.models``, ``train_noise.options``, ``train_noise.regression``, ...) whose entries
+    the later checks judge. A penalty's
     label (``penalty.<label>``) is free; the keys under it are :class:`PenaltyConfig`'s.
     """
     parts = key.split(".")
@@ -328,27 +344,39 @@ def validate(cfg: DictConfig | Config) -> Config:
     return cfg
 
 
+# the training suites and the task each is checked for before the data are loaded
+TRAIN_SUITES = {"regression": "regression", "classification": "binary"}
+
+
 def _check_noise(cfg: Config) -> None:
     """Noise settings, before any data is loaded (task-specific checks follow in the pipeline)."""
-    from l1bench.noise import NOISE_MODELS, check_entry, check_suite
+    from l1bench.noise import check_entry, check_suite, models_for
 
     depth = len(cfg.model.hidden) + 1
     try:
         check_suite(cfg.noise.models, cfg.noise.draws, task=None, depth=depth)
         tn = cfg.train_noise
         if tn.name is not None:
-            if tn.name not in NOISE_MODELS or NOISE_MODELS[tn.name].target not in (
-                "inputs",
-                "labels",
-            ):
-                usable = [k for k, m in NOISE_MODELS.items() if m.target in ("inputs", "labels")]
-                raise ValueError(f"train_noise.name={tn.name!r}; choose one of {', '.join(usable)}")
+            if tn.name not in models_for("train"):
+                raise ValueError(
+                    f"train_noise.name={tn.name!r}; choose one of {', '.join(models_for('train'))}"
+                )
             check_entry(
                 tn.name,
                 {"levels": [tn.level], **tn.options},
                 task=None,
                 depth=depth,
                 path="train_noise",
+                stage="train",
+            )
+        for key, task in TRAIN_SUITES.items():
+            check_suite(
+                getattr(tn, key),
+                tn.draws,
+                task=task,
+                depth=depth,
+                path=f"train_noise.{key}",
+                stage="train",
             )
     except ValueError as err:
         raise ConfigError(str(err)) from None

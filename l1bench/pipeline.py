@@ -1,4 +1,4 @@
-"""``run(cfg)``: the stages in order — data, grid, fit, metrics, results.
+"""``run(cfg)``: the stages in order — data, grid, fit, metrics, contamination, results.
 
 Used by the CLI, by ``experiments/`` and by the tests. Takes a validated :class:`Config` and
 returns plain values; :func:`write` puts them in a run directory.
@@ -21,6 +21,7 @@ from l1bench.data import Dataset, load_dataset
 from l1bench.fit import backends, compiled, convex
 from l1bench.fit.convex import STATUS
 from l1bench.grid import Grid, Strengths, make_grid, repeat_problems, subgrid
+from l1bench.noise import training
 from l1bench.penalties import make_penalty
 
 log = logging.getLogger("l1bench")
@@ -36,6 +37,8 @@ class RunOutput(NamedTuple):
       feature_names: the p feature names.
       info: provenance and timings for the manifest.
       robustness: one row per fit × noise model × level (None without a noise suite).
+      contamination: one row per fit × contamination model × level × draw (None without a
+        training-set contamination suite; :func:`contamination_rows`).
     """
 
     fits: pd.DataFrame
@@ -43,6 +46,7 @@ class RunOutput(NamedTuple):
     feature_names: tuple[str, ...]
     info: dict[str, Any]
     robustness: pd.DataFrame | None = None
+    contamination: pd.DataFrame | None = None
 
 
 def load(cfg: Config) -> Dataset:
@@ -116,6 +120,11 @@ def check_sizes(cfg: Config, data: Dataset, grid: Grid) -> None:
         raise ConfigError(
             "the noise suite needs a test set: set dataset.test_size > 0 or noise=none"
         )
+    if train_suite(cfg, data) and data.X_test.shape[1] == 0:
+        raise ConfigError(
+            "training-set contamination (train_noise) is measured on the test set: set "
+            "dataset.test_size > 0 or train_noise=none"
+        )
     if exact and cfg.solver.name == "convex" and data.task == "regression":
         try:  # e.g. working_set, which needs p > n and an L1 part in every fit
             convex._check_algorithm(cfg.solver.algorithm, subgrid(grid, exact), data.X_train)
@@ -125,37 +134,46 @@ def check_sizes(cfg: Config, data: Dataset, grid: Grid) -> None:
             ) from None
 
 
-TRAIN_NOISE_STREAM = 5  # a seed's key stream for train-time corruption
+def _train_entry(cfg: Config, data: Dataset, name: str, spec, path: str):
+    try:
+        return noise.check_entry(
+            name, spec, task=data.task, depth=len(cfg.model.hidden) + 1, path=path, stage="train"
+        )
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
 
 
 def corrupt_training_data(cfg: Config, data: Dataset) -> Dataset:
-    """Apply ``train_noise`` (an input or label noise model) to each seed's training part."""
+    """Apply ``train_noise.name`` at ``train_noise.level`` to each seed's training part (draw
+    0 of the model's training stream, :func:`l1bench.noise.training.model_key`)."""
     tn = cfg.train_noise
     if tn.name is None:
         return data
-    entry = noise.check_entry(
-        tn.name,
-        {"levels": [tn.level], **tn.options},
-        task=data.task,
-        depth=len(cfg.model.hidden) + 1,
-        path="train_noise",
-    )
+    entry = _train_entry(cfg, data, tn.name, {"levels": [tn.level], **tn.options}, "train_noise")
     Xs, ys = [], []
     for s, seed in enumerate(data.seeds):
-        key = jax.random.fold_in(jax.random.key(seed), TRAIN_NOISE_STREAM)
-        X, y, _ = entry.model.fn(
-            key,
-            jax.numpy.asarray(data.X_train[s]),
-            jax.numpy.asarray(data.y_train[s], jax.numpy.float64),
-            None,
-            tn.level,
+        X, y = training.corrupt(
+            entry,
+            seed,
+            data.X_train[s],
+            data.y_train[s],
+            [tn.level],
+            1,
             task=data.task,
-            n_classes=n_classes(data) or 2,
-            **entry.options,
+            n_classes=n_classes(data),
         )
-        Xs.append(np.asarray(X))
-        ys.append(np.asarray(y).astype(data.y_train.dtype))
+        Xs.append(X[0, 0])
+        ys.append(y[0, 0])
     return data._replace(X_train=np.stack(Xs), y_train=np.stack(ys))
+
+
+def train_suite(cfg: Config, data: Dataset) -> list[noise.SuiteEntry]:
+    """The training-set contamination suite for the data's task (``train_noise.regression``
+    or ``train_noise.classification``), checked for that task."""
+    key = "regression" if data.task == "regression" else "classification"
+    suite = getattr(cfg.train_noise, key)
+    path = f"train_noise.{key}"
+    return [_train_entry(cfg, data, name, spec, path) for name, spec in suite.items()]
 
 
 # the error the robustness tables report: MSE (regression), accuracy (classification)
@@ -352,6 +370,154 @@ def _fit_table(
     return table.iloc[order].reset_index(drop=True), params
 
 
+class Refits(NamedTuple):
+    """The fits of the contaminated training sets (problems: S seeds × C sets, seed-major).
+
+    Attributes:
+      fit: the fits, leading axes (S·C, P, L).
+      errors: ``{metric: (S, C·P·L)}`` clean-test errors (:data:`l1bench.metrics.ERRORS`).
+      selection: each contaminated set's cross-validation (None without it).
+    """
+
+    fit: backends.FitOutput
+    errors: dict[str, np.ndarray]
+    selection: cv.Selection | None
+
+
+def refit(cfg: Config, data: Dataset, grid: Grid, X, y, timings, info) -> Refits:
+    """Fit ``grid`` on the S·C contaminated training sets ``X`` (S·C, n, p), ``y`` in one
+    call, cross-validate each on folds drawn from its own (contaminated) training data, and
+    measure every fit on the clean test set. Each set keeps its seed's strengths."""
+    S = grid.lam.shape[0]
+    C = X.shape[0] // S
+    cdata = data._replace(X_train=X, y_train=y, seeds=tuple(np.repeat(data.seeds, C)))
+    cgrid = repeat_problems(grid, C)
+    fit = _fit(cfg, cdata, cgrid, X, y, timings, info.setdefault("fit", {}))
+    selection = None
+    if cfg.cv_folds:
+        selection = cross_validate(cfg, cdata, cgrid, timings, info.setdefault("cv", {}))
+    errors = metrics.clean_errors(
+        _flat(fit.params, S),
+        data.X_test,
+        data.y_test,
+        task=data.task,
+        activation=cfg.model.activation,
+    )
+    return Refits(fit, errors, selection)
+
+
+CONTAMINATION_IDS = ID_COLUMNS[: ID_COLUMNS.index("nnz")]
+
+
+def _refit_columns(refits: Refits, task: str, C: int) -> dict[str, np.ndarray]:
+    """Per-fit values of the refits, flat in (seed, set, penalty, strength) order."""
+    fit = refits.fit
+    primary = PRIMARY[task]
+    cols = {
+        "nnz": metrics.nnz(fit.params).ravel(),
+        "sparsity": metrics.sparsity(fit.params).ravel(),
+        "status": np.array(STATUS)[fit.status].ravel(),
+        "error": refits.errors[primary].ravel(),
+    }
+    cols.update({f"error_{k}": v.ravel() for k, v in refits.errors.items() if k != primary})
+    if refits.selection is not None:
+        L = fit.status.shape[-1]
+        lam_index = np.broadcast_to(np.arange(L), fit.status.shape)
+        cols["cv_best"] = (lam_index == refits.selection.best[..., None]).ravel()
+        cols["cv_1se"] = (lam_index == refits.selection.one_se[..., None]).ravel()
+    return cols
+
+
+def contamination_rows(
+    data: Dataset,
+    grid: Grid,
+    fits: pd.DataFrame,
+    entries: list[noise.SuiteEntry],
+    draws: int,
+    plan: training.Plan,
+    refits: Refits | None,
+) -> pd.DataFrame:
+    """One row per fit × contamination model × level × draw (``contamination.csv``).
+
+    A level-0 row is the clean fit itself (the fits table's values, for every draw); every
+    other row is the refit of that seed's contaminated set at the same strength. ``excess_error``
+    is ``error − clean_error`` and ``degradation`` ``error / clean_error − 1``, both against
+    the clean fit of the same seed, penalty and strength.
+    """
+    primary = PRIMARY[data.task]
+    S, P, L = grid.lam.shape
+    C = len(plan.level)
+    flat = fits["_flat"].to_numpy()
+    seed_idx, point = flat // (P * L), flat % (P * L)
+    clean = {
+        "nnz": fits["nnz"],
+        "sparsity": fits["sparsity"],
+        "status": fits["status"],
+        "error": fits[f"test_{primary}"],
+    }
+    clean.update(
+        {f"error_{k}": fits[f"test_{k}"] for k in metrics.ERRORS[data.task] if k != primary}
+    )
+    clean.update({k: fits[k] for k in ("cv_best", "cv_1se") if k in fits.columns})
+    refit_cols = {} if refits is None else _refit_columns(refits, data.task, C)
+    where = {key: c for c, key in enumerate(zip(plan.model, plan.level, plan.draw, strict=True))}
+    base = fits[list(CONTAMINATION_IDS)].reset_index(drop=True)
+    parts = []
+    for e in entries:
+        for level in e.levels:
+            for d in range(draws):
+                if level == 0:
+                    vals = {k: np.asarray(v) for k, v in clean.items()}
+                else:
+                    idx = (seed_idx * C + where[(e.model.name, level, d)]) * P * L + point
+                    vals = {k: v[idx] for k, v in refit_cols.items()}
+                parts.append(
+                    base.assign(
+                        contamination=e.model.name, level=level, draw=d, metric=primary, **vals
+                    )
+                )
+    table = pd.concat(parts, ignore_index=True)
+    table["clean_error"] = np.tile(fits[f"test_{primary}"].to_numpy(), len(parts))
+    table["clean_status"] = np.tile(fits["status"].to_numpy(), len(parts))
+    table["excess_error"] = table["error"] - table["clean_error"]
+    table["degradation"] = robustness.degradation(table["error"], table["clean_error"])
+    return table
+
+
+def contamination(
+    cfg: Config, data: Dataset, grid: Grid, fits: pd.DataFrame, timings, info
+) -> pd.DataFrame | None:
+    """Training-set contamination (``train_noise.regression`` / ``classification``): the
+    suite's corrupted training sets refitted on the batch axis (:func:`refit`), as
+    :func:`contamination_rows`; None without a suite. ``info`` gets the manifest's entry."""
+    entries = train_suite(cfg, data)
+    if not entries:
+        return None
+    draws = cfg.train_noise.draws
+    X, y, plan = training.contaminate(
+        data.X_train,
+        data.y_train,
+        data.seeds,
+        entries,
+        draws,
+        task=data.task,
+        n_classes=n_classes(data),
+    )
+    S = len(data.seeds)
+    info.update(
+        models={e.model.name: {"levels": list(e.levels), **e.options} for e in entries},
+        draws=draws,
+        problems=int(X.shape[0]),
+        stream=training.STREAM,
+        folds="drawn from each contaminated training set" if cfg.cv_folds else None,
+    )
+    log.info("contamination: %d corrupted training set(s) x %d seed(s)", X.shape[0] // S, S)
+    refits = (
+        refit(cfg, data, grid, X, y, timings, info.setdefault("algorithms", {})) if len(X) else None
+    )
+    return contamination_rows(data, grid, fits, entries, draws, plan, refits)
+
+
 def run(cfg: Config) -> RunOutput:
     """Run one job: load, grid, fit, cross-validate, metrics; return tables and provenance."""
     t_start = time.perf_counter()
@@ -388,6 +554,13 @@ def run(cfg: Config) -> RunOutput:
     with progress.Stage(f"robustness: {len(cfg.noise.models)} noise models"):
         robust = _robustness_table(cfg, data, grid, fit, fits)
     timings["robustness_s"] = time.perf_counter() - t_noise
+    t_contam = time.perf_counter()
+    contam_info: dict[str, Any] = {}
+    contam_timings: dict[str, float] = {}
+    with progress.Stage("contamination: refits on corrupted training sets"):
+        contam = contamination(cfg, data, grid, fits, contam_timings, contam_info)
+    timings.update({f"contamination_{k}": v for k, v in contam_timings.items()})
+    timings["contamination_s"] = time.perf_counter() - t_contam
     fits = fits.drop(columns="_flat")
     timings["wall_s"] = time.perf_counter() - t_start
     info = {
@@ -420,8 +593,9 @@ def run(cfg: Config) -> RunOutput:
         "threads": compiled.threads_used(),  # most host threads one was split over (CPU)
         "timings": timings,
         "n_fits": int(len(fits)),
+        "contamination": contam_info or None,
     }
-    return RunOutput(fits, params, tuple(data.feature_names), info, robust)
+    return RunOutput(fits, params, tuple(data.feature_names), info, robust, contam)
 
 
 def seed_report(out: RunOutput) -> str:
@@ -455,11 +629,13 @@ def write(out: RunOutput, run_dir: Path, manifest: dict[str, Any]) -> str:
     """Write the run's files (manifest last, atomically) and return the summary text."""
     run_dir = Path(run_dir)
     title = f"l1bench — {out.info['data']['name']}, seeds {out.info['seeds']}"
-    summary, latex = results.run_summary(out.fits, out.robustness, title)
+    summary, latex = results.run_summary(out.fits, out.robustness, title, out.contamination)
     summary += seed_report(out)
     results.write_csv_atomic(run_dir / "fits.csv", out.fits)
     if out.robustness is not None:
         results.write_csv_atomic(run_dir / "robustness.csv", out.robustness)
+    if out.contamination is not None:
+        results.write_csv_atomic(run_dir / "contamination.csv", out.contamination)
     results.write_text_atomic(run_dir / "summary.tex", latex)
     arrays = {f"layer{i}_{k}": v for i, layer in enumerate(out.params) for k, v in layer.items()}
     linear = linear_coefficients(out.params)

@@ -36,7 +36,7 @@ import pandas as pd
 
 from l1bench import results
 
-TABLES = ("fits.csv", "robustness.csv")
+TABLES = ("fits.csv", "robustness.csv", "contamination.csv")
 
 
 class Run(NamedTuple):
@@ -190,8 +190,9 @@ def _failed_section(runs: list[Run]) -> list[str]:
 def write_report(
     paths: Sequence[str | Path], out_dir: str | Path, sweep: Sequence[Run] | None = None
 ) -> Merged:
-    """Merge ``paths`` and write ``fits.csv``, ``robustness.csv``, ``summary.md`` and
-    ``summary.tex`` (the sections of a run's summary, over every run) to out_dir.
+    """Merge ``paths`` and write ``fits.csv``, ``robustness.csv``, ``contamination.csv``,
+    ``summary.md`` and ``summary.tex`` (the sections of a run's summary, over every run) to
+    out_dir.
 
     A table the merge has no rows for is removed from out_dir (an earlier report's would
     otherwise stand beside this one's).
@@ -225,7 +226,14 @@ def write_report(
     title = report_title(merged, paths, sweep)
     fits = merged.tables.get("fits.csv")
     if fits is not None and len(fits):
-        md, tex = results.run_summary(fits, merged.tables.get("robustness.csv"), title)
+        # the same sections as a run's summary (robustness versus sparsity, at the selected λ,
+        # fits), the swept keys as columns
+        md, tex = results.run_summary(
+            fits,
+            merged.tables.get("robustness.csv"),
+            title,
+            merged.tables.get("contamination.csv"),
+        )
         head, _, rest = md.partition("\n\n")
         text = [head, "", *text, rest]
         results.write_text_atomic(out_dir / "summary.tex", tex)

@@ -3,6 +3,9 @@
 A run directory holds
 
 * ``fits.csv`` — one row per fit (penalty × strength × seed) with its diagnostics and errors;
+* ``robustness.csv`` — one row per fit × noise model × level (the noise suite, test time);
+* ``contamination.csv`` — one row per fit × contamination model × level × draw (training-set
+  contamination: refits on corrupted training data, measured on the clean test set);
 * ``coefs.npz`` — ``coef`` (n_fits, p) and ``intercept`` (n_fits,), row-aligned with fits.csv,
   plus ``feature_names``;
 * ``summary.md`` — per penalty and strength, means over seeds with 95% t-intervals;
@@ -136,7 +139,14 @@ def kept(table: pd.DataFrame) -> pd.Series:
 
 # the files a run owns (besides manifest.json): cleared when a job starts, so that a rerun into
 # the same directory never leaves an earlier run's table beside its own (or beside a failure)
-RUN_FILES = ("fits.csv", "robustness.csv", "coefs.npz", "summary.md", "summary.tex")
+RUN_FILES = (
+    "fits.csv",
+    "robustness.csv",
+    "contamination.csv",
+    "coefs.npz",
+    "summary.md",
+    "summary.tex",
+)
 # the process's umask, read once (os.umask can only be read by setting it): mkstemp creates
 # 0600 files, and results are chmod-ed to what a plain open() would give (0666 & ~umask)
 _UMASK = os.umask(0o022)
@@ -631,6 +641,200 @@ def tex_escape(text: str) -> str:
     return "".join(out)
 
 
+# ------------------------------------------------------------------------------------------
+# training-set contamination
+# ------------------------------------------------------------------------------------------
+
+
+def _averaged(table: pd.DataFrame) -> pd.Series:
+    """Rows whose refit and clean fit both have an averaged status."""
+    return table["status"].isin(KEPT_STATUSES) & table["clean_status"].isin(KEPT_STATUSES)
+
+
+def contamination_path(contam: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Training-set contamination along each path: per penalty and strength, each model's
+    excess test error over the clean fit at that strength, as its mean over the level range.
+
+    Per seed and level the excess (``error − clean_error``) is averaged over the draws, then
+    over the model's level range (:func:`_curve_area`: trapezoids / range); the table holds
+    means over seeds ± 95% t-interval. Rows whose refit or clean fit has a status outside
+    :data:`KEPT_STATUSES` are left out and counted in ``n_excluded``.
+
+    Returns:
+      The table and the contamination models' names.
+    """
+    models = list(dict.fromkeys(contam["contamination"]))
+    keys = group_keys(contam)
+    ok = contam[_averaged(contam)]
+    per_level = (
+        ok.groupby([*keys, "seed", "contamination", "level"], sort=False, dropna=False)[
+            "excess_error"
+        ]
+        .mean()
+        .reset_index()
+    )
+    area = {
+        k: _curve_area(g["level"].to_numpy(float), g["excess_error"].to_numpy(float))
+        for k, g in per_level.groupby([*keys, "seed", "contamination"], sort=False, dropna=False)
+    }
+    rows = []
+    for key, g in contam.groupby(keys, sort=False, dropna=False):
+        row = dict(zip(keys, key, strict=True))
+        clean = g.drop_duplicates("seed")
+        seeds = list(dict.fromkeys(clean["seed"]))
+        row.update(lam=float(clean["lam"].mean()), n_seeds=len(seeds))
+        row["n_excluded"] = int(len(g) - _averaged(g).sum())
+        ok_clean = clean[clean["clean_status"].isin(KEPT_STATUSES)]
+        row["clean_error"], row["clean_error_ci"] = mean_ci(ok_clean["clean_error"])
+        for m in models:
+            vals = pd.Series([area.get((*key, sd, m), np.nan) for sd in seeds], dtype=float)
+            row[m], row[f"{m}_ci"] = mean_ci(vals)
+        rows.append(row)
+    return pd.DataFrame(rows), models
+
+
+def _fit_keys(contam: pd.DataFrame, fits: pd.DataFrame) -> list[str]:
+    """The columns that tie a contamination row to its fit's run, penalty and seed."""
+    run = [c for c in contam.columns if c == "run_dir" or c.startswith("override.")]
+    return [c for c in (*run, "dataset", "model", "penalty", "seed") if c in fits.columns]
+
+
+def contamination_selected(fits: pd.DataFrame, contam: pd.DataFrame) -> pd.DataFrame:
+    """Training-set contamination at the cross-validated strength, what a user would get.
+
+    Per contamination model, level and penalty: the clean test error of each contaminated
+    set's refit at the strength its own cross-validation (folds of the contaminated data)
+    picked, minus the clean fit's at the strength the clean cross-validation picked
+    (``excess``); per seed the mean over draws, then the mean over seeds ± 95% t-interval
+    (``error`` likewise). Empty without cross-validation.
+    """
+    if "cv_best" not in contam.columns or "cv_best" not in fits.columns:
+        return pd.DataFrame()
+    on = _fit_keys(contam, fits)
+    metric = f"test_{contam['metric'].iloc[0]}"
+    clean = fits[fits["cv_best"].eq(True)][[*on, metric, "status"]]
+    clean = clean.rename(columns={metric: "selected_clean", "status": "selected_status"})
+    sel = contam[contam["cv_best"].eq(True)].merge(clean, on=on, how="inner")
+    sel = sel[sel["status"].isin(KEPT_STATUSES) & sel["selected_status"].isin(KEPT_STATUSES)]
+    sel = sel.assign(excess=sel["error"] - sel["selected_clean"])
+    keys = [k for k in group_keys(contam) if k != "lam_index"]
+    per_seed = (
+        sel.groupby([*keys, "contamination", "level", "seed"], sort=False, dropna=False)[
+            ["excess", "error"]
+        ]
+        .mean()
+        .reset_index()
+    )
+    rows = []
+    for key, g in per_seed.groupby([*keys, "contamination", "level"], sort=False, dropna=False):
+        row = dict(zip([*keys, "contamination", "level"], key, strict=True))
+        row["n_seeds"] = int(len(g))
+        for col in ("excess", "error"):
+            row[col], row[f"{col}_ci"] = mean_ci(g[col])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _extra_keys(table: pd.DataFrame) -> list[str]:
+    return [
+        k
+        for k in table.columns
+        if k.startswith("override.") or k in ("dataset", "model") and table[k].nunique() > 1
+    ]
+
+
+def contamination_path_markdown(table: pd.DataFrame, models: list[str], metric: str, title: str):
+    """The contamination-along-the-path table in Markdown ("" when empty)."""
+    if table.empty:
+        return ""
+    extra = _extra_keys(table)
+    header = [
+        *(k.removeprefix("override.") for k in extra),
+        "penalty",
+        "λ",
+        f"clean {metric}",
+        *(f"{m} (excess)" for m in models),
+        "seeds",
+    ]
+    rows = [
+        [str(r[k]) for k in extra]
+        + [r["penalty"], _fmt(r["lam"]), _cell(r["clean_error"], r["clean_error_ci"])]
+        + [_cell(r[m], r[f"{m}_ci"]) for m in models]
+        + [str(r["n_seeds"]) + (f" ({r['n_excluded']} refits excluded)" if r["n_excluded"] else "")]
+        for r in table.to_dict("records")
+    ]
+    return "\n".join(
+        [
+            f"## {title}",
+            "",
+            f"Each training set corrupted by a contamination model (train_noise) is refitted at "
+            f"every strength; the cells are the test {metric} of the refit (clean test data) "
+            f"minus the clean fit's at the same strength, averaged over the draws and over the "
+            f"model's level range (trapezoids; level 0 is the clean fit, excess 0); means over "
+            f"seeds ± 95% t-interval. Refits whose status is not {' or '.join(KEPT_STATUSES)}"
+            f" are excluded and counted.",
+            "",
+            markdown_table(header, rows),
+            "",
+        ]
+    )
+
+
+def contamination_selected_markdown(
+    fits: pd.DataFrame, table: pd.DataFrame, metric: str, title: str
+) -> str:
+    """The contamination-at-the-cross-validated-λ table in Markdown: one row per model and
+    level, one column per penalty ("" when empty)."""
+    if table.empty:
+        return ""
+    extra = _extra_keys(table)
+    penalties = list(dict.fromkeys(table["penalty"]))
+    header = [
+        *(k.removeprefix("override.") for k in extra),
+        "contamination",
+        "level",
+        *penalties,
+    ]
+    picked = fits[fits["cv_best"].eq(True) & fits["status"].isin(KEPT_STATUSES)]
+    rows = []
+    groups = table.groupby(extra, sort=False, dropna=False) if extra else [((), table)]
+    for run, part in groups:
+        run = run if isinstance(run, tuple) else (run,)
+        mine = picked
+        for k, v in zip(extra, run, strict=True):
+            mine = mine[mine[k].astype(str) == str(v)] if k in mine.columns else mine
+        rows.append(
+            [str(v) for v in run]
+            + ["none (clean fit)", "0"]
+            + [_cell(*mean_ci(mine.loc[mine["penalty"] == p, f"test_{metric}"])) for p in penalties]
+        )
+        for key, g in part[part["level"] > 0].groupby(
+            ["contamination", "level"], sort=False, dropna=False
+        ):
+            by = g.set_index("penalty")
+            cells = [
+                _cell(by.at[p, "excess"], by.at[p, "excess_ci"]) if p in by.index else "–"
+                for p in penalties
+            ]
+            rows.append([str(v) for v in run] + [str(key[0]), _fmt(key[1]), *cells])
+    sign = "above 0 is worse" if metric != "accuracy" else "below 0 is worse"
+    return "\n".join(
+        [
+            f"## {title}",
+            "",
+            f"What contamination costs a user who cross-validates: per contaminated training set "
+            f"the test {metric} (clean test data) of the refit at the λ its own cross-validation "
+            f"picked (folds drawn from the contaminated data), minus the clean fit's at the λ "
+            f"the clean cross-validation picked ({sign}); means over draws, then over seeds ± "
+            f"95% t-interval. The row *none (clean fit)* is the clean fit's test {metric} at its "
+            f"cross-validated λ.",
+            "",
+            markdown_table(header, rows),
+            "",
+        ]
+    )
+
+
 def latex_table(header: list[str], rows: list[list[str]], caption: str) -> str:
     """A booktabs LaTeX table."""
     lines = [
@@ -693,13 +897,25 @@ def headline(fits: pd.DataFrame, robust: pd.DataFrame | None) -> list[tuple[str,
     return out
 
 
-def run_summary(fits: pd.DataFrame, robust: pd.DataFrame | None, title: str) -> tuple[str, str]:
+def run_summary(
+    fits: pd.DataFrame,
+    robust: pd.DataFrame | None,
+    title: str,
+    contamination: pd.DataFrame | None = None,
+) -> tuple[str, str]:
     """The whole human summary of a run or a merge: (Markdown, LaTeX).
 
     Sections: the headline (:func:`headline`: each penalty at its cross-validated strength),
-    the robustness-versus-sparsity table along each path, and the per-strength fit summary.
+    the robustness-versus-sparsity table along each path, training-set contamination at the
+    cross-validated strength and along each path, and the per-strength fit summary.
     """
     md, tex = [f"# {title}", ""], []
+
+    def add(text: str, caption: str) -> None:
+        if text:
+            md.append(text)
+            tex.append(markdown_to_latex(text, caption))
+
     for name, caption, table in headline(fits, robust):
         md.append(f"## {name}\n\n{caption}\n\n{table}\n")
         tex.append(markdown_to_latex(table, f"{name}. {caption}"))
@@ -707,10 +923,21 @@ def run_summary(fits: pd.DataFrame, robust: pd.DataFrame | None, title: str) -> 
     for metric in metrics:  # a merge of regression and classification runs: one set each
         name = "Robustness versus sparsity" + (f" (test {metric})" if len(metrics) > 1 else "")
         table, noises = robustness_summary(fits, robust[robust["metric"] == metric])
-        text = robustness_markdown(table, noises, metric, name)
-        if text:
-            md.append(text)
-            tex.append(markdown_to_latex(text, f"{name} (test {metric})."))
+        add(robustness_markdown(table, noises, metric, name), f"{name} (test {metric}).")
+    empty = contamination is None or not len(contamination)
+    metrics = [] if empty else list(dict.fromkeys(contamination["metric"]))
+    for metric in metrics:
+        part = contamination[contamination["metric"] == metric]
+        name = "Training-set contamination at the cross-validated λ"
+        name += f" (test {metric})" if len(metrics) > 1 else ""
+        text = contamination_selected_markdown(
+            fits, contamination_selected(fits, part), metric, name
+        )
+        add(text, f"{name} (test {metric}).")
+        name = "Training-set contamination along the path"
+        name += f" (test {metric})" if len(metrics) > 1 else ""
+        table, models = contamination_path(part)
+        add(contamination_path_markdown(table, models, metric, name), f"{name} (test {metric}).")
     fit_md = summary_markdown(fits, "Fits")
     md.append("#" + fit_md)
     tex.append(markdown_to_latex(fit_md, "Fits: means over seeds."))

@@ -89,6 +89,8 @@ def test_unknown_key_names_the_keys_taken_there(key, where, schema):
         "dataset.params.n_samples",
         "noise.models.gaussian",
         "train_noise.options.p",
+        "train_noise.regression.label_outliers.levels",
+        "train_noise.classification.label_flip",
         "hydra.run.dir",
     ],
 )

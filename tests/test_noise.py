@@ -50,12 +50,18 @@ def test_every_model_returns_unchanged_what_it_does_not_touch(name):
     assert X2.shape == X.shape and y2.shape == y.shape
     assert jax.tree_util.tree_structure(p2) == jax.tree_util.tree_structure(params)
     same = lambda a, b: bool(jnp.array_equal(a, b))
-    touched = {"inputs": "X", "adversarial": "X", "labels": "y", "params": "params"}[m.target]
-    assert same(X2, X) == (touched != "X")
-    assert same(y2, y) == (touched != "y")
+    touched = {
+        "inputs": {"X"},
+        "adversarial": {"X"},
+        "labels": {"y"},
+        "rows": {"X", "y"},
+        "params": {"params"},
+    }[m.target]
+    assert same(X2, X) == ("X" not in touched)
+    assert same(y2, y) == ("y" not in touched)
     for layer, layer2 in zip(params, p2):
         assert same(layer2["b"], layer["b"])  # biases are never perturbed
-        assert same(layer2["w"], layer["w"]) == (touched != "params")
+        assert same(layer2["w"], layer["w"]) == ("params" not in touched)
 
 
 @pytest.mark.parametrize("name", [k for k, m in NOISE_MODELS.items() if m.target == "inputs"])

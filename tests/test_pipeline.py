@@ -63,7 +63,11 @@ def test_default_run_fits_every_penalty_and_seed():
     out = pipeline.run(
         validate(
             compose_config(
-                "n_seeds=2", "noise=none", "penalty.l1.n_lambdas=5", "penalty.l2.n_lambdas=4"
+                "n_seeds=2",
+                "noise=none",
+                "train_noise=none",
+                "penalty.l1.n_lambdas=5",
+                "penalty.l2.n_lambdas=4",
             )
         )
     )
@@ -81,7 +85,11 @@ def test_default_run_fits_every_penalty_and_seed():
 
 
 def test_same_config_gives_identical_tables(tmp_path):
-    cfg = validate(compose_config("penalty=l1", "n_seeds=2", "noise=gaussian", "noise.draws=3"))
+    cfg = validate(
+        compose_config(
+            "penalty=l1", "n_seeds=2", "noise=gaussian", "noise.draws=3", "train_noise=none"
+        )
+    )
     a, b = pipeline.run(cfg), pipeline.run(cfg)
     pd.testing.assert_frame_equal(a.fits, b.fits)
     pd.testing.assert_frame_equal(a.robustness, b.robustness)
@@ -166,6 +174,7 @@ def test_cli_logs_and_records_the_data_warnings(tmp_path):
         "penalty.l1.n_lambdas=2",
         "cv_folds=0",
         "noise=none",
+        "train_noise=none",
     )
     assert res.returncode == 0, res.stderr[-2000:]
     message = "dataset digits: dropping constant features pixel_0_0"
@@ -239,6 +248,7 @@ def test_manifest_records_the_algorithm_each_regime_ran(n_features, forced, algo
                 "penalty=l1",
                 "penalty.l1.n_lambdas=4",
                 "noise=none",
+                "train_noise=none",
                 "cv_folds=2",
                 "dataset.params.n_samples=80",
                 f"dataset.params.n_features={n_features}",

@@ -16,6 +16,7 @@ SMALL = (
     "penalty.elastic_net.n_lambdas=4",
     "penalty.dropout.dropout=[0.1,0.5]",
     "noise.draws=3",
+    "train_noise=none",
 )
 
 
@@ -30,7 +31,6 @@ def test_default_run_compares_four_penalties_under_the_suite(default_run):
     assert {
         "gaussian",
         "adversarial_linf",
-        "label_noise",
         "feature_dropout",
         "param_multiplicative",
         "student_t",

@@ -1,4 +1,4 @@
-"""Random perturbations of the test inputs and labels.
+"""Random perturbations of the inputs and labels (test sets, and training sets).
 
 Each function has the uniform signature ``fn(key, X, y, params, level, *, task, **options) ->
 (X', y', params')`` of :mod:`l1bench.noise`; ``X`` is (n, p), ``y`` (n,), ``level`` a
@@ -161,12 +161,16 @@ def feature_dropout(key, X, y, params, level, *, impute="zero", train_mean=None,
 
 
 def label_noise(key, X, y, params, level, *, task="regression", n_classes=2, **_):
-    """Label noise.
+    """Label noise: :func:`label_gaussian` for regression, :func:`label_flip` for classes.
 
     * regression: ``y' = y + ℓ·Z``, ``Z ~ N(0, 1)`` (std ℓ, in the units of y);
     * classification (``binary`` | ``multiclass``, labels 0..K−1): each label is replaced with
-      probability ℓ by a class drawn uniformly among the K − 1 *other* classes (never itself),
-      ``y' = (y + S) mod K`` with ``S ~ U{1, …, K−1}``; for K = 2 a flip.
+      probability ℓ by a class drawn uniformly among the K − 1 *other* classes.
+
+    On a test set neither can rank fits: for regression ``E[MSE'] = MSE + ℓ²`` for every fit
+    (the noise is independent of the residual), and for classes ``E[acc'] = a(1 − ℓ) +
+    (1 − a)·ℓ/(K − 1)``, a function of the clean accuracy a alone. Training-set contamination
+    (``train_noise``, :mod:`l1bench.noise.training`) is what tells penalties apart.
 
     Args:
       task: ``regression`` | ``binary`` | ``multiclass``.
@@ -176,7 +180,108 @@ def label_noise(key, X, y, params, level, *, task="regression", n_classes=2, **_
       ``(X, y', params)``.
     """
     if task == "regression":
-        return X, y + level * jax.random.normal(key, y.shape, y.dtype), params
+        return label_gaussian(key, X, y, params, level)
+    return label_flip(key, X, y, params, level, n_classes=n_classes)
+
+
+def label_gaussian(key, X, y, params, level, *, relative=False, **_):
+    r"""Gaussian label noise, std ℓ in the target's units (or in units of sd(y)).
+
+    .. math:: y' = y + ℓ\, s\, Z, \quad Z_i \sim N(0, 1),
+
+    with ``s = 1`` (``relative=False``) or ``s = sd(y)``, the standard deviation (1/n) of the
+    labels given (``relative=True``: ℓ = 1 is noise as large as the labels' spread).
+
+    Returns:
+      ``(X, y', params)``.
+    """
+    s = jnp.std(y) if relative else 1.0
+    return X, y + level * s * jax.random.normal(key, y.shape, y.dtype), params
+
+
+def label_student_t(key, X, y, params, level, *, df=3.0, relative=False, **_):
+    r"""Heavy-tailed label noise: Student-t with ``df`` > 2 degrees of freedom, std ℓ·s.
+
+    .. math:: y' = y + ℓ\, s \sqrt{(df - 2) / df}\; T, \quad T_i \sim t_{df},
+
+    with ``s`` as in :func:`label_gaussian` (1, or sd(y) with ``relative=True``).
+
+    Returns:
+      ``(X, y', params)``.
+    """
+    s = jnp.std(y) if relative else 1.0
+    t = standard_t(key, df, y.shape, y.dtype)
+    return X, y + level * s * jnp.sqrt((df - 2.0) / df) * t, params
+
+
+def _chosen(z, level):
+    """The ``round(ℓ·n)`` rows of smallest ``z_i`` (n i.i.d. continuous draws): a fraction ℓ
+    of the rows, nested across levels for one draw (the rows chosen at ℓ are among those
+    chosen at ℓ' > ℓ)."""
+    rank = jnp.argsort(jnp.argsort(z))
+    return rank < jnp.round(level * z.shape[0])
+
+
+def label_outliers(key, X, y, params, level, *, scale=10.0, **_):
+    r"""Gross label outliers: a fraction ℓ of the labels replaced by wild draws.
+
+    .. math:: y'_i = \begin{cases} \bar y + c\, \mathrm{sd}(y)\, Z_i & i \in O \\
+       y_i & \text{otherwise} \end{cases}, \quad Z_i \sim N(0, 1),
+
+    with ``O`` the ``round(ℓ·n)`` rows of smallest ``V_i`` (``V_i ~ N(0, 1)``, independent of
+    Z), c = ``scale``, and ȳ and sd(y) (1/n) the mean and standard deviation of the labels
+    given: the outliers are drawn from ``N(ȳ, (c·sd(y))²)``. One key gives nested outlier
+    sets with the same values at every level.
+
+    Args:
+      scale: c, the outliers' spread in units of sd(y) (default 10).
+
+    Returns:
+      ``(X, y', params)``.
+    """
+    z = jax.random.normal(key, (y.shape[0], 2), y.dtype)  # one draw: [V, Z]
+    wild = jnp.mean(y) + scale * jnp.std(y) * z[:, 1]
+    return X, jnp.where(_chosen(z[:, 0], level), wild, y), params
+
+
+def leverage(key, X, y, params, level, *, scale=10.0, x_scale=10.0, **_):
+    r"""Bad leverage points: a fraction ℓ of the rows (x and y) replaced by wild draws.
+
+    .. math:: (x'_i, y'_i) = (\bar x + c_x\, \mathrm{sd}(x) \odot Z_i,\;
+       \bar y + c\, \mathrm{sd}(y)\, Z'_i) \; (i \in O), \quad Z_i \sim N(0, I_p),
+       \; Z'_i \sim N(0, 1),
+
+    with ``O`` as in :func:`label_outliers`, x̄ and sd(x) the column means and standard
+    deviations (1/n) of X, c = ``scale`` and c_x = ``x_scale``: points far out in feature
+    space whose label is unrelated to their features.
+
+    Args:
+      scale: c, the labels' spread in units of sd(y) (default 10).
+      x_scale: c_x, the features' spread in units of each column's sd (default 10).
+
+    Returns:
+      ``(X', y', params)``.
+    """
+    n, p = X.shape
+    z = jax.random.normal(key, (n, p + 2), X.dtype)  # one draw: [V, Z', Z]
+    rows = _chosen(z[:, 0], level)
+    wild_x = X.mean(axis=0) + x_scale * X.std(axis=0) * z[:, 2:]
+    wild_y = jnp.mean(y) + scale * jnp.std(y) * z[:, 1]
+    return jnp.where(rows[:, None], wild_x, X), jnp.where(rows, wild_y, y), params
+
+
+def label_flip(key, X, y, params, level, *, n_classes=2, **_):
+    """Label flips: each label (0..K−1) replaced with probability ℓ by another class.
+
+    The new class is drawn uniformly among the K − 1 *other* classes (never itself),
+    ``y' = (y + S) mod K`` with ``S ~ U{1, …, K−1}``; for K = 2 a flip.
+
+    Args:
+      n_classes: K.
+
+    Returns:
+      ``(X, y', params)``.
+    """
     k_flip, k_class = jax.random.split(key)
     flip = jax.random.bernoulli(k_flip, level, y.shape)
     shift = jax.random.randint(k_class, y.shape, 1, n_classes)
