@@ -79,6 +79,8 @@ MEASURED_COLUMNS = frozenset(
         "n_iter",
         "status",
         "clean_error",
+        "clean_status",
+        "excess_error",
         "error",
         "error_sd",
         "degradation",

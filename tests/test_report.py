@@ -227,3 +227,35 @@ def test_any_status_but_converged_and_max_iter_is_left_out_and_counted(tmp_path)
     assert (summary["n_seeds"] == 2).all() and (summary["n_excluded"] == 1).all()
     text = results.console_summary(fits, None, "run", tmp_path)
     assert f"warning: {L} fits with status worse_than_zero: left out of the means" in text
+
+
+def test_contamination_tables_identify_a_refit_by_its_grid_axes_only():
+    """The contamination table's measured columns (the refit's and the clean fit's errors and
+    statuses) are not part of a fit's identity; its axes (model, level, draw) are."""
+    table = pd.DataFrame(
+        columns=[
+            "dataset",
+            "penalty",
+            "seed",
+            "lam_index",
+            "lam",
+            "contamination",
+            "level",
+            "draw",
+            "metric",
+            "nnz",
+            "sparsity",
+            "status",
+            "error",
+            "error_r2",
+            "cv_best",
+            "cv_1se",
+            "clean_error",
+            "clean_status",
+            "excess_error",
+            "degradation",
+        ]
+    )
+    ids = set(results.identity_columns(table))
+    assert {"contamination", "level", "draw", "seed", "penalty", "lam_index"} <= ids
+    assert not ids & {"clean_status", "excess_error", "clean_error", "error", "status"}
