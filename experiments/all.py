@@ -1,6 +1,6 @@
 """Regenerate every table and figure in results/, in one process.
 
-    python -m experiments.all        # ~2-4 min on a 2-core CPU (see experiments/README.md)
+    python -m experiments.all        # ~10 min on a 2-core CPU (see experiments/README.md)
 
 Runs each experiment's ``main()`` in turn and prints the wall time of each.
 """
@@ -18,6 +18,7 @@ EXPERIMENTS = (
     "mlp",
     "phase_transition",
     "robustness_sparsity",
+    "contamination",
 )
 
 
