@@ -1,6 +1,6 @@
 """Regenerate every table and figure in results/ (or ``--out DIR``), in one process.
 
-    python -m experiments.all                   # ~2-4 min on a 2-core CPU (experiments/README.md)
+    python -m experiments.all                   # ~12 min on a 2-core CPU (experiments/README.md)
     python -m experiments.all --out /tmp/regen  # into another directory, to diff with results/
 
 Runs each experiment's ``main(out)`` in turn and prints the wall time of each.
@@ -22,6 +22,7 @@ EXPERIMENTS = (
     "mlp",
     "phase_transition",
     "robustness_sparsity",
+    "contamination",
 )
 
 

@@ -373,3 +373,48 @@ def mlp(table: pd.DataFrame, selected: pd.DataFrame, stem: str | Path) -> list[P
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left")
     return save(fig, stem)
+
+
+# ------------------------------------------------------------------------------------------
+# training-set contamination
+# ------------------------------------------------------------------------------------------
+
+LEVEL_LABEL = {
+    "label_gaussian": "label noise σ (units of y)",
+    "label_student_t": "t₃ label noise std (units of sd y)",
+    "label_outliers": "fraction of labels replaced by N(ȳ, (10 sd y)²)",
+    "leverage": "fraction of rows replaced by leverage points",
+    "label_flip": "label flip probability",
+}
+
+
+def contamination(table: pd.DataFrame, stem: str | Path) -> list[Path]:
+    """Excess test error against the contamination level, one panel per dataset and model,
+    each penalty at its CV strength; the OLS theory σ²·tr(A_t (AᵀA)⁻¹ A_tᵀ)/n_t overlaid.
+
+    Args:
+      table: ``results/contamination.csv``: dataset, metric, contamination, level, penalty,
+        excess, excess_ci, theory.
+    """
+    panels = list(dict.fromkeys(zip(table["dataset"], table["contamination"], strict=True)))
+    cols = min(3, len(panels))
+    rows = -(-len(panels) // cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False, constrained_layout=True
+    )
+    for ax, (ds, model) in zip(axes.ravel(), panels, strict=False):
+        part = table[(table["dataset"] == ds) & (table["contamination"] == model)]
+        for pen, g in part.groupby("penalty", sort=False):
+            g = g.sort_values("level")
+            st = _style(pen)
+            _band(ax, g["level"], g["excess"], g["excess_ci"], color=st["color"], label=st["label"])
+            if g["theory"].notna().any():
+                ax.plot(g["level"], g["theory"], "k--", lw=1, label="OLS theory")
+        ax.set_xlabel(LEVEL_LABEL.get(model, "level"))
+        ax.set_ylabel(f"excess test {part['metric'].iloc[0]}")
+        ax.set_title(f"{ds}: {model}")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left")
+    for ax in axes.ravel()[len(panels) :]:
+        ax.set_visible(False)
+    return save(fig, stem)

@@ -409,7 +409,7 @@ def refit(cfg: Config, data: Dataset, grid: Grid, X, y, timings, info) -> Refits
 CONTAMINATION_IDS = ID_COLUMNS[: ID_COLUMNS.index("nnz")]
 
 
-def _refit_columns(refits: Refits, task: str, C: int) -> dict[str, np.ndarray]:
+def _refit_columns(refits: Refits, task: str) -> dict[str, np.ndarray]:
     """Per-fit values of the refits, flat in (seed, set, penalty, strength) order."""
     fit = refits.fit
     primary = PRIMARY[task]
@@ -459,7 +459,7 @@ def contamination_rows(
         {f"error_{k}": fits[f"test_{k}"] for k in metrics.ERRORS[data.task] if k != primary}
     )
     clean.update({k: fits[k] for k in ("cv_best", "cv_1se") if k in fits.columns})
-    refit_cols = {} if refits is None else _refit_columns(refits, data.task, C)
+    refit_cols = {} if refits is None else _refit_columns(refits, data.task)
     where = {key: c for c, key in enumerate(zip(plan.model, plan.level, plan.draw, strict=True))}
     base = fits[list(CONTAMINATION_IDS)].reset_index(drop=True)
     parts = []

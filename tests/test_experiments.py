@@ -64,7 +64,9 @@ def test_adversarial_table_regenerates_from_the_code():
     assert (fresh["max_rel_diff"] < 1e-9).all()
 
 
-@pytest.mark.parametrize("stem", ["robustness_sparsity", "diabetes_path_order", "adversarial"])
+@pytest.mark.parametrize(
+    "stem", ["robustness_sparsity", "diabetes_path_order", "adversarial", "contamination"]
+)
 def test_committed_tables_exist(stem):
     assert (RESULTS / f"{stem}.csv").is_file() and (RESULTS / f"{stem}.md").is_file()
 
@@ -125,3 +127,21 @@ def test_all_regenerates_into_out(tmp_path, monkeypatch):
     fresh = pd.read_csv(tmp_path / "diabetes_path_order.csv")
     committed = pd.read_csv(RESULTS / "diabetes_path_order.csv")
     assert fresh[["rank", "feature"]].equals(committed[["rank", "feature"]])
+
+
+def test_committed_ols_contamination_matches_theory():
+    """results/contamination_theory.csv: the theory column is σ² tr(A_t (AᵀA)⁻¹ A_tᵀ)/n_t of
+    the experiment's designs (recomputed here from scikit-learn's diabetes split as l1bench
+    loads it), and OLS's measured excess test MSE is within 3 Monte-Carlo SE of it."""
+    from experiments.common import load_config
+    from l1bench import pipeline
+
+    committed = pd.read_csv(RESULTS / "contamination_theory.csv")
+    data = pipeline.load(load_config("dataset=diabetes", "n_seeds=5"))
+    for r in committed.itertuples():
+        want = []
+        for X, Xt in zip(data.X_train, data.X_test, strict=True):
+            A, At = (np.column_stack([M, np.ones(len(M))]) for M in (X, Xt))
+            want.append(r.level**2 * np.trace(At @ np.linalg.pinv(A.T @ A) @ At.T) / len(At))
+        assert r.theory == pytest.approx(np.mean(want), rel=1e-10)
+        assert abs(r.difference) <= 3 * r.difference_se

@@ -46,6 +46,7 @@ def test_mean_imputation_uses_the_training_part(compose_cfg):
             "penalty.l1.n_lambdas=3",
             "cv_folds=0",
             "noise=feature_dropout",
+            "train_noise=none",
             "noise.models.feature_dropout.levels=[1.0]",
             "noise.models.feature_dropout.impute=mean",
             "noise.draws=1",

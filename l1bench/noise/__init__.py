@@ -40,7 +40,9 @@ the evaluation suite) and ``train`` (``train_noise``: the training data are corr
 fits refitted and measured on the clean test set). Adding a noise model is one function in
 the module of its kind (:mod:`~l1bench.noise.random`, :mod:`~l1bench.noise.adversarial`,
 :mod:`~l1bench.noise.params`), one entry in :data:`NOISE_MODELS` and one YAML in
-``configs/noise/``. Settings are validated once, outside jit, by :func:`check_entry`.
+``configs/noise/`` (for the test stage; a training-only model is listed in
+``configs/train_noise/default.yaml`` when it belongs in the default suite). Settings are
+validated once, outside jit, by :func:`check_entry`.
 """
 
 from __future__ import annotations
