@@ -282,7 +282,8 @@ def test_a_default_run_prints_its_headline_in_a_few_lines(tmp_path):
     assert lines[-1].startswith(f"files in {tmp_path}: fits.csv, robustness.csv")
     summary = (tmp_path / "summary.md").read_text()
     n_l1 = int(fits["penalty"].eq("l1").sum())  # one seed: one row per strength
-    assert summary.count("\n| l1 |") == 1 + 2 * n_l1  # headline, robustness and fits tables
+    # the headline, and one row per strength in the robustness, contamination-path and fits tables
+    assert summary.count("\n| l1 |") == 1 + 3 * n_l1
     assert "| CV MSE |" in summary and "CV picks (seeds: best / 1se)" in summary
     tex = (tmp_path / "summary.tex").read_text()
     assert tex.isascii() and "test R$^2$" in tex
