@@ -146,9 +146,7 @@ def _update(opt, cfg, loss, grads, carry, step):
     params, opt_state, active, diverged, n_iter = carry
     updates, new_state = opt.update(_freeze_intercept(cfg, grads), opt_state, params)
     new_params = optax.apply_updates(params, updates)
-    finite = jnp.isfinite(loss) & jnp.all(
-        jnp.stack([jnp.all(jnp.isfinite(a)) for a in jax.tree_util.tree_leaves(new_params)])
-    )
+    finite = jnp.isfinite(loss) & _finite(new_params)
     running = active & (step < cfg["steps"])
     take = running & finite
     params, opt_state = _select(take, new_params, params), _select(take, new_state, opt_state)
@@ -383,6 +381,7 @@ def _fit_one(key, X, y, b0, lam, l1_ratio, rate, lr, tol, *, cfg):
 
     loss0, grads0 = jax.value_and_grad(full_loss)(params0)
     grads0 = _freeze_intercept(cfg, grads0)
+    objective0 = loss0 + _penalty(params0, lam, l1_ratio)
     kkt_scale = _kkt_scale(_kkt_abs(grads0, params0, lam, l1_ratio), grads0)
     kkt_rel = lambda params: kkt_abs(params) / kkt_scale
     stochastic = cfg["use_dropout"] or cfg["batch_size"] is not None
@@ -404,7 +403,6 @@ def _fit_one(key, X, y, b0, lam, l1_ratio, rate, lr, tol, *, cfg):
             args = (z, loss_y, grads_y, loss_z, penalty_z, scale(step), step)
             return _accept(carry, *args, cfg=cfg, momentum=not stochastic), None
 
-        objective0 = loss0 + _penalty(params0, lam, l1_ratio)
         state0 = Backtrack(jnp.asarray(lr, dtype), jnp.ones((), dtype), params0, objective0)
     else:
         opt = penalized_optimizer(cfg["optimizer"], _learning_rate(cfg, lr), lam, l1_ratio)
@@ -420,7 +418,6 @@ def _fit_one(key, X, y, b0, lam, l1_ratio, rate, lr, tol, *, cfg):
     params, _, _, diverged, n_iter = _train_in_chunks(step_fn, kkt_rel, carry, tol, cfg)
     loss = full_loss(params)
     kkt = kkt_abs(params) / kkt_scale
-    objective0 = loss0 + _penalty(params0, lam, l1_ratio)
 
     def dropout_losses(params):
         """Full-batch losses under the dropout draws of steps ``steps .. steps + DRAWS - 1``."""
@@ -641,6 +638,7 @@ def _fit_stacked(X, y, b0, lam, l1_ratio, dropout, seeds, lr, tol, *, cfg):
 
     loss0, grads0 = grad_full(params0)
     grads0 = freeze(grads0)
+    objective0 = loss0 + jax.vmap(_penalty)(params0, lam_m, a_m)
     kkt_scale = jax.vmap(_kkt_scale)(kkt_v(grads0, params0, lam_m, a_m), grads0)
     stochastic = cfg["use_dropout"]
 
@@ -667,7 +665,6 @@ def _fit_stacked(X, y, b0, lam, l1_ratio, dropout, seeds, lr, tol, *, cfg):
             args = (z, loss_y, grads_y, loss_z, penalty_v(z, lam_m, a_m), scale(step), step)
             return accept_v(carry, *args), None
 
-        objective0 = loss0 + jax.vmap(_penalty)(params0, lam_m, a_m)
         state0 = Backtrack(jnp.full(M, lr, dtype), jnp.ones(M, dtype), params0, objective0)
     else:
         lr_t = _learning_rate(cfg, lr)
@@ -691,7 +688,6 @@ def _fit_stacked(X, y, b0, lam, l1_ratio, dropout, seeds, lr, tol, *, cfg):
     loss, grads = grad_full(params)
     penalty = jax.vmap(_penalty)(params, lam_m, a_m)
     kkt = kkt_v(freeze(grads), params, lam_m, a_m) / kkt_scale
-    objective0 = loss0 + jax.vmap(_penalty)(params0, lam_m, a_m)
     draws = None
     if cfg["use_dropout"]:
         # DROPOUT_DRAWS fresh draws per seed, past the training steps' draws
