@@ -23,12 +23,14 @@ outliers, on the same draws.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
-from experiments.common import RESULTS, fmt, load_config, write_table
+from experiments.common import RESULTS, fmt, load_config, out_dir, write_csv, write_table
 from l1bench import figures, pipeline, results
-from l1bench.results import markdown_table, write_csv_atomic
+from l1bench.results import markdown_table
 
 RUNS = {
     "diabetes": (),
@@ -217,16 +219,17 @@ def markdown(t: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(out: Path = RESULTS) -> None:
+    """Run the experiment and its two checks and write their tables and figure into ``out``."""
     t = table()
     theory, paired = theory_check(), paired_check()
     text = markdown(t) + "\n" + checks_markdown(theory, paired)
-    write_table("contamination", t, text)
-    write_csv_atomic(RESULTS / "contamination_theory.csv", theory)
-    write_csv_atomic(RESULTS / "contamination_paired.csv", paired)
-    figures.contamination(t, RESULTS / "contamination")
+    write_table(out, "contamination", t, text)
+    write_csv(out, "contamination_theory", theory)
+    write_csv(out, "contamination_paired", paired)
+    figures.contamination(t, Path(out) / "contamination")
     print(text)
 
 
 if __name__ == "__main__":
-    main()
+    main(out_dir(description=__doc__))
