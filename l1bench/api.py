@@ -23,10 +23,10 @@ from l1bench.config import (
     _choice,
     _positive,
 )
-from l1bench.fit import backends
-from l1bench.fit.convex import STATUS
 from l1bench.grid import Strengths, make_grid
 from l1bench.penalties import make_penalty
+from l1bench.solvers import backends
+from l1bench.vocab import STATUS
 
 
 class FitResult(NamedTuple):
@@ -190,12 +190,12 @@ def fit(
       fit_intercept: fit an unpenalized intercept.
       precision: ``float64`` | ``float32``.
       algorithm: the convex solver's algorithm for linear models: ``auto`` (by regime; the
-        default) | ``gram`` | ``design`` | ``working_set`` (``l1bench.fit.convex.ALGORITHMS``).
+        default) | ``gram`` | ``design`` | ``working_set`` (``l1bench.solvers.convex.ALGORITHMS``).
       hidden, activation: MLP hidden widths and nonlinearity.
       optimizer, learning_rate, lr_schedule, steps, batch_size: the optax trainer's settings
         (``prox_grad``, the default, is proximal gradient with a backtracking step starting
         at ``learning_rate``; ``sgd`` / ``adam`` take fixed steps: see
-        ``l1bench.fit.trainer.train_grid``).
+        ``l1bench.solvers.trainer.train_grid``).
       seed: seed of the trainer's random streams (init, minibatches, dropout masks).
 
     Returns:

@@ -28,11 +28,11 @@ PENALTY_KINDS = ("none", "l1", "l2", "elastic_net", "dropout")
 DROPOUT_MODES = ("auto", "marginalized", "stochastic")
 MODELS = ("linear", "logistic", "mlp")
 SOLVERS = ("convex", "optax", "sklearn")
-OPTIMIZERS = ("prox_grad", "adam", "sgd")  # l1bench.fit.trainer.OPTIMIZERS
+OPTIMIZERS = ("prox_grad", "adam", "sgd")  # l1bench.solvers.trainer.OPTIMIZERS
 LR_SCHEDULES = ("constant", "cosine")
 ACTIVATIONS = ("relu", "tanh", "gelu", "sigmoid")
 PRECISIONS = ("float64", "float32")
-# solver=convex's algorithms for the pipeline's problems (l1bench.fit.convex.ALGORITHMS; its
+# solver=convex's algorithms for the pipeline's problems (l1bench.solvers.convex.ALGORITHMS; its
 # gram_ws needs one design shared by every problem, which per-seed and per-fold splits are not)
 CONVEX_ALGORITHMS = ("auto", "gram", "design", "working_set")
 TASKS = ("auto", "regression", "classification")

@@ -16,13 +16,14 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 
+from l1bench.vocab import TASKS
+
 ACTIVATIONS = {
     "relu": jax.nn.relu,
     "tanh": jnp.tanh,
     "gelu": jax.nn.gelu,
     "sigmoid": jax.nn.sigmoid,
 }
-TASKS = ("regression", "binary", "multiclass")
 
 
 def n_outputs(task: str, n_classes: int | None = None) -> int:

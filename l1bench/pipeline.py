@@ -15,14 +15,14 @@ import jax
 import numpy as np
 import pandas as pd
 
-from l1bench import cv, metrics, noise, progress, results, robustness
+from l1bench import cv, metrics, noise, progress, results, robustness, runtime
 from l1bench.config import Config, ConfigError
 from l1bench.data import Dataset, load_dataset
-from l1bench.fit import backends, compiled, convex
-from l1bench.fit.convex import STATUS
 from l1bench.grid import Grid, Strengths, make_grid, repeat_problems, subgrid
 from l1bench.noise import training
 from l1bench.penalties import make_penalty
+from l1bench.solvers import backends, convex
+from l1bench.vocab import STATUS
 
 log = logging.getLogger("l1bench")
 
@@ -522,7 +522,7 @@ def run(cfg: Config) -> RunOutput:
     """Run one job: load, grid, fit, cross-validate, metrics; return tables and provenance."""
     t_start = time.perf_counter()
     progress.configure(cfg.progress.mode, cfg.progress.interval)
-    compiled.set_sharding(cfg.shard)
+    runtime.set_sharding(cfg.shard)
     data = corrupt_training_data(cfg, load(cfg))
     check_task(cfg, data)
     grid = build_grid(cfg, data)
@@ -569,7 +569,7 @@ def run(cfg: Config) -> RunOutput:
         "solver": {
             "name": cfg.solver.name,
             "backends": dict(zip([pen.label for pen in grid.penalties], fit.solver, strict=True)),
-            # per stage and backend, the algorithm that ran (l1bench.fit.convex.ALGORITHMS)
+            # per stage and backend, the algorithm that ran (l1bench.solvers.convex.ALGORITHMS)
             "algorithms": {k: v for k, v in algorithms.items() if v},
         },
         "jax": {"backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()]},
@@ -589,8 +589,8 @@ def run(cfg: Config) -> RunOutput:
             },
         },
         "cv_folds": cfg.cv_folds,
-        "shards": compiled.shards_used(),  # most devices one compiled fit was split over
-        "threads": compiled.threads_used(),  # most host threads one was split over (CPU)
+        "shards": runtime.shards_used(),  # most devices one compiled fit was split over
+        "threads": runtime.threads_used(),  # most host threads one was split over (CPU)
         "timings": timings,
         "n_fits": int(len(fits)),
         "contamination": contam_info or None,

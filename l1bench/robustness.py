@@ -56,11 +56,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from l1bench import metrics, models
-from l1bench.fit import compiled
+from l1bench import metrics, models, runtime
 from l1bench.noise import NOISE_MODELS, SuiteEntry, check_entry
+from l1bench.vocab import STREAMS, TASKS
 
-NOISE_STREAM = 4  # the "noise" stream of a seed's key (init 0, dropout 1, batches 2, ...)
+NOISE_STREAM = STREAMS["noise"]
 
 
 class NoiseErrors(NamedTuple):
@@ -333,7 +333,7 @@ def _run_suite(
 
     On a CPU, for models without hidden layers (linear, logistic), the draws of the random
     models are split into up to ``threads`` equal ranges
-    (:func:`l1bench.fit.compiled.threaded_chunks`), run concurrently from host threads: the
+    (:func:`l1bench.runtime.threaded_chunks`), run concurrently from host threads: the
     random numbers and small products of one range keep about one core busy. Range ``j``
     runs the draws ``j·c .. j·c + c − 1`` of every random model (the last range padded past
     ``draws``, the padding dropped); every range also runs the deterministic models (draw 0,
@@ -375,15 +375,15 @@ def _run_suite(
     X, y = jnp.asarray(X, dtype), jnp.asarray(y, dtype)
     if train_mean is not None:
         train_mean = jnp.asarray(train_mean, dtype)
-    threads = compiled.host_pool_threads() if threads is None else threads
+    threads = runtime.host_pool_threads() if threads is None else threads
     # models without hidden layers only: their products are small and keep one core busy; an
     # MLP's larger ones XLA already spreads over the cores, and splitting its draws measured
     # slower (0.78-0.87x, 2 cores; linear and logistic models 1.06-1.5x faster)
-    k = compiled.threaded_chunks(draws, threads) if any(random) and len(ws) == 1 else 1
+    k = runtime.threaded_chunks(draws, threads) if any(random) and len(ws) == 1 else 1
     c = -(-draws // k)
 
     def run(j):  # every model's errors on range j of the draws (host arrays)
-        with jax.default_matmul_precision(compiled.MATMUL_PRECISION):
+        with jax.default_matmul_precision(runtime.MATMUL_PRECISION):
             vals = _evaluate_suite(
                 params,
                 X,
@@ -406,11 +406,11 @@ def _run_suite(
     # each compile it)
     leaves = jax.tree_util.tree_leaves((params, X, y, keys, levels, train_mean))
     signature = (spec, task, activation, n_classes, c, *((a.shape, a.dtype) for a in leaves))
-    parts = [] if signature in compiled.WARM else [run(0)]
-    compiled.WARM.add(signature)
+    parts = [] if signature in runtime.WARM else [run(0)]
+    runtime.WARM.add(signature)
     with ThreadPoolExecutor(k) as pool:
         parts += pool.map(run, range(len(parts), k))
-    compiled.note_threads(k)  # the manifest's ``threads``
+    runtime.note_threads(k)  # the manifest's ``threads``
     joined = tuple(
         tuple(
             np.concatenate([part[s][m] for part in parts], axis=3)[..., :draws]
@@ -583,8 +583,8 @@ def evaluate_fits(
         entry that :func:`l1bench.noise.check_entry` rejects (unknown name, negative level,
         unknown option, an attack without a closed form here, ...).
     """
-    if task not in models.TASKS:
-        raise ValueError(f"task={task!r}; choose one of {', '.join(models.TASKS)}")
+    if task not in TASKS:
+        raise ValueError(f"task={task!r}; choose one of {', '.join(TASKS)}")
     if isinstance(draws, bool) or not isinstance(draws, numbers.Integral) or draws < 1:
         raise ValueError(f"draws={draws!r} must be an integer >= 1")
     if activation not in models.ACTIVATIONS:

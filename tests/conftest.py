@@ -20,11 +20,11 @@ def compose_config(*overrides: str):
 @pytest.fixture(scope="module", autouse=True)
 def _release_executables():
     """Free each module's compiled executables after it (XLA CPU executables hold hundreds of
-    memory maps each; the whole suite's would pass Linux's limit, see compiled.release)."""
+    memory maps each; the whole suite's would pass Linux's limit, see runtime.release)."""
     yield
-    from l1bench.fit import compiled
+    from l1bench import runtime
 
-    compiled.release()
+    runtime.release()
 
 
 @pytest.fixture

@@ -11,10 +11,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 import l1bench
-from l1bench import pipeline
+from l1bench import pipeline, runtime
 from l1bench.config import validate
 from l1bench.data.split import DataError, Raw, check_xy
-from l1bench.fit import compiled
 
 from conftest import compose_config
 
@@ -109,9 +108,9 @@ def test_diverging_training_is_reported_and_excluded():
 def test_running_a_grid_twice_does_not_recompile():
     cfg = validate(compose_config("penalty=l1", "penalty.l1.n_lambdas=4", "cv_folds=0", "seed=11"))
     pipeline.run(cfg)
-    n = len(compiled._EXECUTABLES)
+    n = len(runtime._EXECUTABLES)
     out = pipeline.run(dataclasses.replace(cfg, seed=12))  # new data, same shapes
-    assert len(compiled._EXECUTABLES) == n
+    assert len(runtime._EXECUTABLES) == n
     assert set(out.info["timings"]) >= {"compile_s", "fit_s", "wall_s"}
 
 
@@ -120,13 +119,13 @@ def test_executables_are_released_before_the_memory_map_limit(monkeypatch):
     # kept ones are dropped before the next compile (the process had crashed in XLA's compiler)
     X, y = np.random.default_rng(0).standard_normal((30, 4)), np.arange(30.0)
     l1bench.fit(X, y, penalty="l1", n_lambdas=3)
-    assert compiled._EXECUTABLES and compiled.memory_maps() > 0
-    monkeypatch.setattr(compiled, "_map_budget", lambda: 10**9)
-    assert not compiled.release_if_crowded() and compiled._EXECUTABLES
-    monkeypatch.setattr(compiled, "_map_budget", lambda: 0)
-    before = compiled.memory_maps()
-    assert compiled.release_if_crowded() and not compiled._EXECUTABLES
-    assert compiled.memory_maps() < before
+    assert runtime._EXECUTABLES and runtime.memory_maps() > 0
+    monkeypatch.setattr(runtime, "_map_budget", lambda: 10**9)
+    assert not runtime.release_if_crowded() and runtime._EXECUTABLES
+    monkeypatch.setattr(runtime, "_map_budget", lambda: 0)
+    before = runtime.memory_maps()
+    assert runtime.release_if_crowded() and not runtime._EXECUTABLES
+    assert runtime.memory_maps() < before
     res = l1bench.fit(X, y, penalty="l1", n_lambdas=3)  # recompiles (releasing again first)
     assert res.status == ("converged",) * 3
 

@@ -2,7 +2,7 @@
 
 Checks that the suite writes its two tables, that every float64 convex solver reached the common
 certified gap, that the solutions of fixed-work cases agree across implementations, and that the
-suite's batched gap evaluator equals :func:`l1bench.fit.certify.certify_linear`.
+suite's batched gap evaluator equals :func:`l1bench.solvers.certify.certify_linear`.
 """
 
 import numpy as np
@@ -12,7 +12,7 @@ import pytest
 from experiments.bench import linear
 from experiments.bench.common import TARGET_GAP, Record
 from experiments.bench.run import main
-from l1bench.fit import certify, convex
+from l1bench.solvers import certify, convex
 
 
 @pytest.mark.parametrize("shape", [(60, 8), (20, 50)], ids=["gram", "x"])

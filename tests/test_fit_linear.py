@@ -180,9 +180,9 @@ def test_bad_arrays_get_clear_errors(X, y, field):
 
 
 def test_shared_design_equals_one_copy_per_problem():
-    from l1bench.fit import convex
     from l1bench.grid import Strengths, make_grid
     from l1bench.penalties import make_penalty
+    from l1bench.solvers import convex
 
     X, y = _correlated(n=60, p=20)
     rng = np.random.default_rng(5)
@@ -213,9 +213,9 @@ def _sparse_replicates(n=300, p=150, S=100, k=8, seed=11):
 
 
 def test_shared_design_100_problems_match_sklearn_lasso():
-    from l1bench.fit import convex
     from l1bench.grid import Strengths, make_grid
     from l1bench.penalties import make_penalty
+    from l1bench.solvers import convex
 
     X, Y = _sparse_replicates()
     S, n = Y.shape
@@ -243,7 +243,7 @@ def test_working_sets_never_drop_an_optimal_nonzero(sizes):
     # clearly nonzero is nonzero here, whatever the working-set sizes
     import jax.numpy as jnp
 
-    from l1bench.fit import convex
+    from l1bench.solvers import convex
 
     X, Y = _sparse_replicates(S=6)
     S, n = Y.shape
@@ -268,7 +268,7 @@ def test_working_sets_never_drop_an_optimal_nonzero(sizes):
 
 
 def test_float32_lanes_that_cannot_reach_tol_stop_early_and_say_so():
-    from l1bench.fit import convex
+    from l1bench.solvers import convex
 
     X, y = DATASETS[0][1], DATASETS[0][2]
     rng = np.random.default_rng(2)
@@ -294,9 +294,9 @@ def _lasso_grid(X, Y, n_lambdas):
 
 def test_shared_design_ridge_and_dropout_lanes_use_every_coordinate():
     # lanes without an L1 part need all p coordinates; they share the matrix with Lasso lanes
-    from l1bench.fit import convex
     from l1bench.grid import Strengths, make_grid
     from l1bench.penalties import make_penalty
+    from l1bench.solvers import convex
 
     X, Y = _sparse_replicates(n=200, p=80, S=3)
     n = Y.shape[1]
@@ -327,7 +327,7 @@ def test_secant_start_is_the_next_solution_while_the_support_holds():
     # and a coordinate that would cross zero starts at zero
     import jax.numpy as jnp
 
-    from l1bench.fit import convex
+    from l1bench.solvers import convex
 
     c = np.array([[3.0, -2.0, 1.15, 0.5, -0.2], [0.3, 4.0, -1.0, 2.5, 0.0]])
     soft = lambda lam: np.sign(c) * np.maximum(np.abs(c) - lam[:, None], 0.0)
@@ -349,7 +349,7 @@ def test_float32_steps_in_large_working_sets_keep_float64_accuracy():
     # objectives, KKT at float64 accuracy, and the smooth lanes' gaps far below float32's eps
     import jax.numpy as jnp
 
-    from l1bench.fit import convex
+    from l1bench.solvers import convex
 
     X, Y = _sparse_replicates(n=600, p=300, S=3, k=60)
     S, n = Y.shape
@@ -386,7 +386,7 @@ def test_float32_steps_in_large_working_sets_keep_float64_accuracy():
 def test_float32_steps_work_in_any_units_of_the_data():
     # X in units 1e25 larger: G ~ 1e50 overflows float32, so the float32 steps must scale it.
     # The problem maps exactly: (X·s, λ·s) has the solution w / s
-    from l1bench.fit import convex
+    from l1bench.solvers import convex
 
     X, Y = _sparse_replicates(n=600, p=300, S=2, k=60)
     s = 1e25
@@ -444,9 +444,9 @@ def test_columns_in_mixed_units_converge_as_if_standardized(penalty):
 
 
 def test_shared_design_in_mixed_units_takes_the_iterations_of_its_standardized_version():
-    from l1bench.fit import convex
     from l1bench.grid import Strengths, make_grid
     from l1bench.penalties import make_penalty
+    from l1bench.solvers import convex
 
     X, Y = _sparse_replicates(n=300, p=60, S=5)
     units = np.logspace(-3, 3, X.shape[1])
@@ -491,7 +491,7 @@ def _lasso_gap(X, y, w, lam, fit_intercept):
 def test_float32_fits_report_their_float64_objective_and_gap(algorithm, fit_intercept):
     # raw diabetes without an intercept: columns far from 0, a residual small next to y, where
     # float32 Gram identities had reported the objective 1e-5 off and gaps below the truth
-    from l1bench.fit import convex
+    from l1bench.solvers import convex
 
     if algorithm == "working_set":  # p > n
         X, _ = _correlated(n=40, p=60, seed=5)

@@ -16,9 +16,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 import l1bench
-from l1bench.fit import logistic
 from l1bench.grid import Strengths, make_grid
 from l1bench.penalties import make_penalty
+from l1bench.solvers import logistic
 
 RTOL = 1e-5  # objective agreement asked of the solver at tol=1e-8
 

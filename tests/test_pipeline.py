@@ -241,7 +241,7 @@ def test_settings_the_data_cannot_take_fail_before_any_fit(monkeypatch, override
     [(20, "auto", "gram"), (120, "auto", "working_set"), (20, "design", "design")],
 )
 def test_manifest_records_the_algorithm_each_regime_ran(n_features, forced, algorithm):
-    from l1bench.fit.convex import ALGORITHMS
+    from l1bench.solvers.convex import ALGORITHMS
 
     out = pipeline.run(
         validate(

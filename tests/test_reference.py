@@ -5,9 +5,9 @@ import pytest
 from sklearn.datasets import make_classification, make_regression
 from sklearn.linear_model import Lasso, Ridge
 
-from l1bench.fit import certify, convex, logistic, reference
 from l1bench.grid import Strengths, lambda_max, make_grid
 from l1bench.penalties import make_penalty
+from l1bench.solvers import certify, convex, logistic, reference
 
 LINEAR_PENALTIES = [
     make_penalty("l1", "l1"),

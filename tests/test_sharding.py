@@ -1,4 +1,4 @@
-"""Sharding the problem axis across devices, and host threads on one (l1bench.fit.compiled).
+"""Sharding the problem axis across devices, and host threads on one (l1bench.runtime).
 
 Several CPU devices are forced in subprocesses (``--xla_force_host_platform_device_count``), each
 with a timeout so that a deadlock fails the test instead of hanging CI. The reference is the
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from l1bench.fit import compiled
+from l1bench import runtime
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 300  # s per subprocess (they run at once); ~30 s each on two quiet cores
@@ -32,14 +32,15 @@ import json, sys
 import jax
 jax.config.update("jax_enable_x64", True)
 import numpy as np
-from l1bench.fit import compiled, convex, logistic, trainer
+from l1bench import runtime
+from l1bench.solvers import convex, logistic, trainer
 from l1bench.grid import Strengths, make_grid
 from l1bench.penalties import make_penalty
 
 S, names, compare = int(sys.argv[1]), sys.argv[2].split(","), sys.argv[3] == "1"
 # "threads": compare host threads (on) with one call (off) instead of sharding on / off
 threads = len(sys.argv) > 4 and sys.argv[4] == "threads"
-chunks = compiled.threaded_chunks
+chunks = runtime.threaded_chunks
 rng = np.random.default_rng(0)
 
 
@@ -69,13 +70,13 @@ FITS = {
     "trainer_shared": lambda: trainer.train_grid(X[0], y[0], **kw),
 }
 
-report = {"devices": jax.device_count(), "max_shards": compiled.max_shards()}
+report = {"devices": jax.device_count(), "max_shards": runtime.max_shards()}
 for name in names:
     runs = {}
     for shard in (True, False) if compare else (True,):
-        compiled.set_sharding(shard or threads)
-        compiled.threaded_chunks = chunks if shard else (lambda size, n: 1)
-        used = compiled.threads_used if threads else compiled.shards_used
+        runtime.set_sharding(shard or threads)
+        runtime.threaded_chunks = chunks if shard else (lambda size, n: 1)
+        used = runtime.threads_used if threads else runtime.shards_used
         runs[shard] = (jax.tree_util.tree_leaves(FITS[name]()), used())
     leaves, used = runs[True]
     rep = report[name] = dict(used=used, shapes=[list(a.shape) for a in leaves])
@@ -92,7 +93,7 @@ for name in names:
 # the executable really is split: devices behind the outputs of the cached sharded executables
 report["executables"] = sorted(
     {len(leaf.device_set)
-     for exe, shardings in compiled._EXECUTABLES.values() if shardings is not None
+     for exe, shardings in runtime._EXECUTABLES.values() if shardings is not None
      for leaf in jax.tree_util.tree_leaves(exe.output_shardings)}
 )
 print("REPORT " + json.dumps(report))
@@ -213,14 +214,14 @@ def test_threads_split_a_batch_into_equal_chunks(monkeypatch):
 
     if jax.device_count() != 1:
         pytest.skip("this process sees several devices")
-    monkeypatch.setattr(compiled, "host_pool_threads", lambda: 3)
-    assert [compiled.threaded_chunks(s, 4) for s in (1, 2, 5)] == [1, 2, 3]
-    assert compiled.threaded_chunks(5, 1) == 1
+    monkeypatch.setattr(runtime, "host_pool_threads", lambda: 3)
+    assert [runtime.threaded_chunks(s, 4) for s in (1, 2, 5)] == [1, 2, 3]
+    assert runtime.threaded_chunks(5, 1) == 1
     f = jax.jit(lambda x, y: (x * 2.0, x.sum(axis=1) + y))
     x = jnp.arange(10.0).reshape(5, 2)
-    compiled.set_sharding(True)
-    out = compiled.call(f, (x, jnp.ones(())), batch_argnums=(0,), threads=4)
-    assert compiled.threads_used() == 3
+    runtime.set_sharding(True)
+    out = runtime.call(f, (x, jnp.ones(())), batch_argnums=(0,), threads=4)
+    assert runtime.threads_used() == 3
     np.testing.assert_array_equal(out[0], np.asarray(x) * 2)
     np.testing.assert_array_equal(out[1], np.asarray(x).sum(axis=1) + 1)
 
@@ -232,10 +233,10 @@ def test_one_device_is_the_plain_path():
     if jax.device_count() != 1:
         pytest.skip("this process sees several devices")
     f = jax.jit(lambda x, y: (x * 2.0, x.sum() + y))
-    compiled.set_sharding(True)
-    out = compiled.call(f, (jnp.arange(6.0).reshape(3, 2), jnp.ones(())), batch_argnums=(0,))
-    assert compiled.n_shards(3) == 1 and compiled.shards_used() == 1
-    assert all(shardings is None for _, shardings in compiled._EXECUTABLES.values())
+    runtime.set_sharding(True)
+    out = runtime.call(f, (jnp.arange(6.0).reshape(3, 2), jnp.ones(())), batch_argnums=(0,))
+    assert runtime.n_shards(3) == 1 and runtime.shards_used() == 1
+    assert all(shardings is None for _, shardings in runtime._EXECUTABLES.values())
     np.testing.assert_array_equal(out[0], np.arange(6.0).reshape(3, 2) * 2)
 
 
@@ -243,7 +244,7 @@ def test_batch_arguments_must_agree():
     import jax.numpy as jnp
 
     with pytest.raises(ValueError, match="batch_argnums"):
-        compiled.call(lambda a, b: a, (jnp.ones(3), jnp.ones(4)), batch_argnums=(0, 1))
+        runtime.call(lambda a, b: a, (jnp.ones(3), jnp.ones(4)), batch_argnums=(0, 1))
 
 
 def test_cli_fits_equal_with_and_without_sharding(procs):
@@ -266,7 +267,7 @@ def test_cli_fits_equal_with_and_without_sharding(procs):
 
 
 def test_every_executable_multiplies_at_the_highest_precision():
-    # on GPUs float32 products default to TF32; compiled.call traces under "highest", so the
+    # on GPUs float32 products default to TF32; runtime.call traces under "highest", so the
     # products a solver writes without a precision are compiled at full float32 precision
     import jax
     import jax.numpy as jnp
@@ -274,15 +275,15 @@ def test_every_executable_multiplies_at_the_highest_precision():
     import l1bench
 
     a = jnp.ones((4, 4), jnp.float32)
-    compiled.call(jax.jit(lambda a, b: a @ b), (a, a))
-    compiled.call(lambda a, b, *, k: (a @ b) * k, (a, a), {"k": 3.0})
+    runtime.call(jax.jit(lambda a, b: a @ b), (a, a))
+    runtime.call(lambda a, b, *, k: (a @ b) * k, (a, a), {"k": 3.0})
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((40, 6)), rng.standard_normal(40)
     l1bench.fit(X, y, penalty="l1", lam=[0.1], precision="float32")
     l1bench.fit(X, y > 0, model="logistic", penalty="l1", lam=[0.01], precision="float32")
     dots = [
         line
-        for executable, _ in compiled._EXECUTABLES.values()
+        for executable, _ in runtime._EXECUTABLES.values()
         for line in executable.as_text().splitlines()
         if " dot(" in line or "convolution(" in line
     ]

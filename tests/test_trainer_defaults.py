@@ -2,7 +2,7 @@
 solver's optimum, and a fit worse than the zero model is flagged and left out of averages.
 
 The zero model's objective (all weights 0, the intercept fitted) is computed here from the
-targets with NumPy, independently of ``l1bench.fit.backends.zero_objective``.
+targets with NumPy, independently of ``l1bench.solvers.backends.zero_objective``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sklearn.preprocessing import StandardScaler
 
 import l1bench
 from l1bench import config, pipeline, results
-from l1bench.fit import backends, trainer
+from l1bench.solvers import backends, trainer
 
 DATASETS = ("diabetes", "synthetic_sparse", "breast_cancer", "wine", "digits")
 # a short path per penalty keeps the test small; the solver settings are the defaults

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from sklearn.linear_model import enet_path, lasso_path
 
-from l1bench.fit import convex, workingset
 from l1bench.grid import Strengths, make_grid
 from l1bench.penalties import make_penalty
+from l1bench.solvers import convex, workingset
 
 N, P, S = 30, 100, 3
 

@@ -1,7 +1,7 @@
 """Shared pieces of the speed benchmarks: timing, matched-quality tolerance search, records.
 
 A *run* of a solver is a function ``run(tol) -> solution``; a *check* scores a solution with the
-one float64 evaluator (:mod:`l1bench.fit.certify`) and returns the worst relative duality gap.
+one float64 evaluator (:mod:`l1bench.solvers.certify`) and returns the worst relative duality gap.
 :func:`measure` finds the loosest tolerance of a solver's own stopping rule whose solution
 certifies to ``TARGET_GAP`` (the first run doubles as the warm-up that compiles / JITs), then times
 ``repeats`` further runs and keeps the median. Nothing here knows a particular solver.

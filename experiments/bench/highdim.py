@@ -1,7 +1,7 @@
 """Case C helpers: Lasso paths with p > n on many problems sharing X, timed on a subset.
 
 scikit-learn, skglm and celer fit problems one at a time, so their time over S problems is S
-times their time per problem; so is l1bench's working-set solver (:mod:`l1bench.fit.workingset`
+times their time per problem; so is l1bench's working-set solver (:mod:`l1bench.solvers.workingset`
 loops over the fits, sharing the centred X and its Gram matrix). With S = 100 problems × 100 λ
 at n = 500, p = 5000 a full run of every solver (each run at least twice: the tolerance search,
 then the timed repeats) would take far longer than the suite's budget, so :func:`run_subset`
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from experiments.bench import linear
 from experiments.bench.common import DEFAULTS, PEER_TOLS, Options, Record, measure, worst
-from l1bench.fit import convex
+from l1bench.solvers import convex
 
 
 def run_subset(

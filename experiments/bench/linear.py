@@ -2,9 +2,10 @@
 
 Every solver fits the same (S problems × L strengths) grid; every solution is scored by
 :func:`certified_gaps`, which evaluates l1bench's own objective-and-gap formula
-(:func:`l1bench.fit.convex._objective_and_gap`, the one :func:`l1bench.fit.certify.certify_linear`
-calls) in float64, with the shared Gram matrix / centred X built once for all problems (the
-per-call ``certify_linear`` rebuilds them per problem, which would cost more than some solvers).
+(:func:`l1bench.solvers.convex._objective_and_gap`, the one
+:func:`l1bench.solvers.certify.certify_linear` calls) in float64, with the shared Gram matrix /
+centred X built once for all problems (the per-call ``certify_linear`` rebuilds them per
+problem, which would cost more than some solvers).
 ``tests/test_bench.py`` checks that both give the same gaps.
 """
 
@@ -26,9 +27,9 @@ from experiments.bench.common import (
     measure,
     worst,
 )
-from l1bench.fit import convex
 from l1bench.grid import Grid
 from l1bench.penalties import make_penalty
+from l1bench.solvers import convex
 
 MAX_ITER = 100_000  # peers' iteration caps: never the reason a tolerance fails
 
@@ -135,7 +136,7 @@ def _rel_gaps(X, Y, W, lam, *, use_gram):
 def certified_gaps(X, Y, W, lam) -> np.ndarray:
     """rel_gap = gap / P(0) of Lasso solutions ``W`` (S, L, p) at ``lam`` (S, L), in float64.
 
-    The Gram form is used when ``p <= n``, as :func:`l1bench.fit.certify.certify_linear` does.
+    The Gram form is used when ``p <= n``, as :func:`l1bench.solvers.certify.certify_linear` does.
     """
     X = np.asarray(X, np.float64)
     use_gram = X.shape[1] <= X.shape[0]

@@ -20,9 +20,9 @@ from experiments.bench.common import (
     worst,
 )
 from experiments.bench.linear import MAX_ITER, _fmt, toeplitz_design
-from l1bench.fit import certify, logistic
 from l1bench.grid import Strengths, make_grid
 from l1bench.penalties import make_penalty
+from l1bench.solvers import certify, logistic
 
 
 def logistic_data(rng, n: int, p: int, rho: float = 0.5, density: float = 0.05):

@@ -22,7 +22,7 @@ import numpy as np
 
 from experiments.bench.common import DEFAULTS, fixed_work
 from l1bench import models
-from l1bench.fit import trainer
+from l1bench.solvers import trainer
 
 
 def digits():

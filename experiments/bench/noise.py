@@ -28,8 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from experiments.bench.common import DEFAULTS, fixed_work
-from l1bench import robustness
-from l1bench.fit import compiled
+from l1bench import robustness, runtime
 from l1bench.noise import check_entry
 
 # random, heavy-tailed, missing-feature, label, adversarial and parameter noise. The heavy tail
@@ -216,7 +215,7 @@ def run_case(
         ran = ", ".join(sorted(set(methods.values())))
         # the same draws computed directly (untimed): the quadratic form must agree to rounding
         direct, _ = l1bench_eval(*args, method="direct")
-        threads = compiled.threaded_chunks(draws, compiled.host_pool_threads())
+        threads = runtime.threaded_chunks(draws, runtime.host_pool_threads())
         rec.quality = (
             f"method {ran}; draws over {threads} host thread(s); max rel. difference vs "
             f"method=direct {_max_rel(out, direct):.1e}"

@@ -26,7 +26,7 @@ import pandas as pd
 
 from experiments.bench import common, highdim, linear, logistic, mlp, noise
 from experiments.bench.common import TARGET_GAP, Record
-from l1bench.fit import convex
+from l1bench.solvers import convex
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -384,7 +384,7 @@ def markdown(records, rows, info, args, total_s) -> str:
         *peers_text,
         *failed_text,
         f"**Matched quality.** Every convex solver runs until l1bench's float64 evaluator "
-        f"(`l1bench.fit.certify` formulas: duality gap / P(0)) certifies ≤ {TARGET_GAP:g} for "
+        f"(`l1bench.solvers.certify` formulas: duality gap / P(0)) certifies ≤ {TARGET_GAP:g} for "
         "EVERY fit of the case; each peer gets the loosest of its own tolerances "
         f"({', '.join(f'{t:g}' for t in common.PEER_TOLS)}) that does, l1bench the loosest of "
         f"({', '.join(f'{t:g}' for t in common.L1BENCH_TOLS)}) (float32: 1e-6 only). "
@@ -486,7 +486,7 @@ ANALYSIS = """## How each case runs, and where l1bench falls short (measured)
   piecewise linear in λ); here that saves only 3% of the iterations, as 20-40 coordinates
   enter per λ in the tail.
 * **C (p > n): working sets.** ``convex.solve`` hands p > n grids whose fits all have an L1
-  part to ``l1bench.fit.workingset``: per fit and λ, the support plus the worst KKT violators
+  part to ``l1bench.solvers.workingset``: per fit and λ, the support plus the worst KKT violators
   (sized by the sequential strong rule, powers of two from 32), coordinate descent on their Gram
   (gathered from the p × p Gram built once per design), every 5 sweeps an Anderson point and a
   sign-preserving Newton-CG step on the support, then the full gap from one ``r @ X``. The
@@ -517,7 +517,7 @@ ANALYSIS = """## How each case runs, and where l1bench falls short (measured)
   every *batched* product (the per-fit layers after the first) on a single thread — measured
   43 GFLOP/s for the (32, 32, 32) @ (32, 32, 225) product against 92 for one (1024, 64) @
   (64, 225) GEMM on two threads — so a grid of small models kept one core busy for most of a
-  step. The trainer now splits its seeds over one host thread per core (``compiled.call``
+  step. The trainer now splits its seeds over one host thread per core (``runtime.call``
   ``threads``; the manifest's ``threads``): the same executable on each half of the seeds,
   concurrently, the same fits to rounding. That took the float64 L1 grid from 4.8 s to 2.7 s
   and the dropout grid from 8.6 s to 4.0 s (interleaved A/B, same process). The loop over

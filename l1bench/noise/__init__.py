@@ -53,8 +53,8 @@ from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from l1bench.noise import adversarial, params, random
+from l1bench.vocab import CLASSIFICATION, TASKS
 
-TASKS = ("regression", "binary", "multiclass")
 TARGETS = ("inputs", "labels", "rows", "params", "adversarial")
 STAGES = ("test", "train")
 
@@ -100,7 +100,6 @@ class NoiseModel(NamedTuple):
 
 _ATTACK_OPTIONS = {"attack": "auto", "steps": 20, "restarts": 1, "step_size": None}
 REGRESSION = ("regression",)
-CLASSIFICATION = ("binary", "multiclass")
 
 NOISE_MODELS: dict[str, NoiseModel] = {
     m.name: m

@@ -34,8 +34,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from l1bench.noise import SuiteEntry
+from l1bench.vocab import STREAMS
 
-STREAM = 5  # a seed's key stream for training-set corruption (noise at test time is 4)
+STREAM = STREAMS["train_noise"]
 
 
 class Plan(NamedTuple):

@@ -1,6 +1,6 @@
 """Working-set coordinate descent for L1 / elastic-net linear regression when p > n.
 
-The problem, per fit (the objective of :mod:`l1bench.fit.convex`, scikit-learn's ElasticNet with
+The problem, per fit (the objective of :mod:`l1bench.solvers.convex`, scikit-learn's ElasticNet with
 L2 weights ``d``), with ``μ = λα`` and ``κ = λ(1-α)``:
 
 .. math::
@@ -32,7 +32,7 @@ at a time (warm starts):
    sign flips. Sweeps stop when the restricted duality gap is at most ``0.3 · tol · P(0)``. A
    last sweep makes every coordinate a soft-threshold output.
 3. **Full check.** The full correlations ``v`` (one ``r @ Xc``) give the full problem's duality
-   gap with the formulas of :func:`l1bench.fit.convex._objective_and_gap` (rescaled dual point
+   gap with the formulas of :func:`l1bench.solvers.convex._objective_and_gap` (rescaled dual point
    ``s·r/n``, ``s = min(1, μ/‖v‖_∞)``, and for κ > 0 the smooth dual). The fit is done at this
    λ when that gap is at most ``tol · P(0)``, ``P(0) = ||y - ȳ||²/(2n)``; otherwise the working
    set is rebuilt (step 1).
@@ -65,9 +65,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from l1bench.fit import compiled
-from l1bench.fit.convex import ConvexResult, _gap_from_residual, rounding_floor, track_stall
+from l1bench import runtime
 from l1bench.penalties import soft_threshold
+from l1bench.solvers.convex import ConvexResult, _gap_from_residual, rounding_floor, track_stall
 
 K_MIN = 32  # smallest working set
 INNER = 0.3  # restricted problems are solved to INNER · tol
@@ -400,7 +400,7 @@ def fit_path(
                 args = (Xc, Gfull, C[b], Yc[b], yy[b], Dj[b], w, v, rr)
                 args += tuple(jnp.asarray(a, dtype) for a in (mu[b, l], kappa[b, l], mu_next))
                 args += (tol_, jnp.asarray(max_iter - used, jnp.int32))
-                w, v, rr, primal, g, c, sweeps, r, grow, need_ = compiled.call(
+                w, v, rr, primal, g, c, sweeps, r, grow, need_ = runtime.call(
                     _lambda_step, args, {**statics, "K": K}, timings=comp
                 )
                 used += int(sweeps)

@@ -2,7 +2,7 @@
 
 Each fit minimizes, by proximal gradient with a backtracking step (``prox_grad``, the default:
 :func:`_propose` / :func:`_accept`), or by SGD or Adam with the transforms of
-:mod:`l1bench.fit.transforms`,
+:mod:`l1bench.solvers.transforms`,
 
 .. math::
 
@@ -11,7 +11,7 @@ Each fit minimizes, by proximal gradient with a backtracking step (``prox_grad``
        \\Big( \\alpha \\|W\\|_1 + \\frac{1-\\alpha}{2} \\|W\\|_2^2 \\Big)
 
 with ``ℓ = ½ (y - f)²`` for regression (so for a linear model F is exactly the objective of
-:mod:`l1bench.fit.convex`), the log-loss of a logit for ``binary`` (labels 0/1) and the softmax
+:mod:`l1bench.solvers.convex`), the log-loss of a logit for ``binary`` (labels 0/1) and the softmax
 cross-entropy for ``multiclass`` (labels 0..K-1). Stochastic (inverted) dropout with rate p on the
 inputs and on every hidden layer is applied during training only; a dropout fit reports the
 expected F under dropout (exact for linear regression, else a Monte-Carlo estimate with its
@@ -53,13 +53,13 @@ import numpy as np
 import optax
 from jax import lax
 
-from l1bench import models
-from l1bench.fit import compiled, transforms
-from l1bench.fit.convex import STATUS
-from l1bench.fit.transforms import penalized_optimizer, weight_mask
+from l1bench import models, runtime
 from l1bench.penalties import soft_threshold
+from l1bench.solvers import transforms
+from l1bench.solvers.transforms import penalized_optimizer, weight_mask
+from l1bench.vocab import STATUS, STREAMS, TASKS
 
-STREAMS = {"init": 0, "dropout": 1, "batches": 2}
+TRAIN_STREAMS = ("init", "dropout", "batches")
 # prox_grad (the default) first: proximal gradient with a backtracking step; then optax's
 OPTIMIZERS = ("prox_grad", *transforms.OPTIMIZERS)
 LR_SCHEDULES = ("constant", "cosine")
@@ -81,7 +81,7 @@ class TrainResult(NamedTuple):
         :func:`train_grid`) of F without
         dropout (see :func:`train_grid`), compared with ``tol``.
       n_iter: (S, P, L) optimizer steps taken.
-      status: (S, P, L) index into :data:`l1bench.fit.convex.STATUS`.
+      status: (S, P, L) index into :data:`l1bench.solvers.convex.STATUS`.
     """
 
     params: Any
@@ -349,7 +349,7 @@ def _fit_one(key, X, y, b0, lam, l1_ratio, rate, lr, tol, *, cfg):
     """Train one grid point; returns ``(params, objective, objective_se, kkt, n_iter, status)``."""
     n, p = X.shape
     dtype = X.dtype
-    k_init, k_drop, k_batch = (jax.random.fold_in(key, STREAMS[s]) for s in STREAMS)
+    k_init, k_drop, k_batch = (jax.random.fold_in(key, STREAMS[s]) for s in TRAIN_STREAMS)
     params0 = _with_bias(models.init(k_init, p, cfg["n_out"], cfg["hidden"], dtype), b0)
     apply = partial(models.apply, activation=cfg["activation"])
     loss_of = partial(_example_loss, cfg["task"])
@@ -788,7 +788,7 @@ def train_grid(
     minibatches or dropout the test is made on each step's sample (both points under the same
     minibatch and dropout masks), a stochastic line search whose iterates do not settle exactly.
     ``sgd`` and ``adam`` are optax steps at a fixed ``learning_rate`` (see
-    :func:`l1bench.fit.transforms.penalized_optimizer`; adam's prox is a heuristic whose fixed
+    :func:`l1bench.solvers.transforms.penalized_optimizer`; adam's prox is a heuristic whose fixed
     points are not those of F).
 
     Stationarity is measured by the prox-gradient mapping with unit step on the full data,
@@ -837,8 +837,8 @@ def train_grid(
     Returns:
       A :class:`TrainResult` of numpy arrays with leading axes (S, P, L).
     """
-    if task not in models.TASKS:
-        raise ValueError(f"task={task!r}; choose one of {', '.join(models.TASKS)}")
+    if task not in TASKS:
+        raise ValueError(f"task={task!r}; choose one of {', '.join(TASKS)}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer={optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
     if lr_schedule not in LR_SCHEDULES:
@@ -914,13 +914,13 @@ def train_grid(
     batch = (0, 1, 2, 3, 6) if X.ndim == 3 else (2, 3, 6)  # X, y, b0, lam, seeds carry S
     # the seeds run from one host thread per core on CPU: XLA CPU runs each small batched
     # product of the stack on one thread, so one call keeps one core busy for most of a step
-    out = compiled.call(
+    out = runtime.call(
         _fit_grid_jit,
         args,
         {"cfg": _Static(cfg)},
         timings=timings,
         batch_argnums=batch,
-        threads=compiled.host_pool_threads(),
+        threads=runtime.host_pool_threads(),
     )
     params, *rest = out
     params = jax.tree_util.tree_map(np.asarray, params)

@@ -1,10 +1,10 @@
 """The same grid fitted with scikit-learn: a reference backend and the speed baseline.
 
-Every fit is certified by :mod:`l1bench.fit.certify` — the float64 objective and duality gap that
-l1bench's exact solvers stop on — so scikit-learn's solutions and l1bench's are compared at the
+Every fit is certified by :mod:`l1bench.solvers.certify` — the float64 objective and duality gap
+that l1bench's exact solvers stop on — so scikit-learn's solutions and l1bench's are compared at the
 same, measured quality. The result has the fields and shapes of
-:class:`l1bench.fit.convex.ConvexResult` (linear regression) and
-:class:`l1bench.fit.logistic.LogisticResult` (logistic regression).
+:class:`l1bench.solvers.convex.ConvexResult` (linear regression) and
+:class:`l1bench.solvers.logistic.LogisticResult` (logistic regression).
 
 **Mapping** (λ = ``grid.lam``, scikit-learn's ``alpha`` in the ElasticNet convention; α the
 penalty's ``l1_ratio``; ``n`` the number of samples):
@@ -30,7 +30,7 @@ logistic ``none``/λ = 0      ``LogisticRegression(C=inf, solver="lbfgs")``
 * Logistic: scikit-learn minimizes ``C Σ_i ℓ_i + α||W||₁ + (1-α)/2 ||W||²_F`` (intercept
   unpenalized with saga and lbfgs); divided by ``n·C`` this is
   ``(1/n) Σ_i ℓ_i + (1/(n·C)) (α||W||₁ + (1-α)/2 ||W||²_F)``, so ``C = 1/(n·λ)``. For K > 2
-  classes scikit-learn fits the full K-column multinomial model, as :mod:`l1bench.fit.logistic`.
+  classes scikit-learn fits the full K-column multinomial model, as :mod:`l1bench.solvers.logistic`.
 
 **Paths and warm starts.** L1 / elastic-net paths are fitted by ``enet_path`` (the function
 ``Lasso`` and ``ElasticNet`` call) on the centred X with the whole path at once: coordinate
@@ -64,13 +64,13 @@ import warnings
 
 import numpy as np
 
-from l1bench.fit.certify import certify_linear, certify_logistic
-from l1bench.fit.convex import STATUS, ConvexResult
-from l1bench.fit.logistic import LogisticResult
+from l1bench.solvers.certify import certify_linear, certify_logistic
+from l1bench.solvers.convex import ConvexResult
+from l1bench.solvers.logistic import LogisticResult
+from l1bench.vocab import STATUS, TASKS
 
 __all__ = ["STATUS", "solve"]
 
-TASKS = ("regression", "binary", "multiclass")
 # rel_gap may exceed tol by this factor and still count as converged (sklearn's own criteria are
 # not our gap; see the module docstring)
 GAP_SLACK = 10.0
@@ -245,9 +245,9 @@ def solve(
         ``certify_s`` (the float64 certificates) are added to it.
 
     Returns:
-      A :class:`l1bench.fit.convex.ConvexResult` (regression) or
-      :class:`l1bench.fit.logistic.LogisticResult` (classification) of numpy arrays with leading
-      axes (S, P, L); ``objective``, ``gap`` and ``rel_gap`` are :mod:`l1bench.fit.certify`'s.
+      A :class:`l1bench.solvers.convex.ConvexResult` (regression) or
+      :class:`l1bench.solvers.logistic.LogisticResult` (classification) of numpy arrays with leading
+      axes (S, P, L); ``objective``, ``gap`` and ``rel_gap`` are :mod:`l1bench.solvers.certify`'s.
 
     Raises:
       ValueError: for a combination scikit-learn cannot fit (stochastic dropout; marginalized

@@ -3,10 +3,10 @@
 =========================  ==============================================================
 model × solver             backend
 =========================  ==============================================================
-linear × convex            :mod:`l1bench.fit.convex` (FISTA, duality gap)
-logistic × convex          :mod:`l1bench.fit.logistic` (FISTA, duality gap)
-linear/logistic × sklearn  :mod:`l1bench.fit.reference` (scikit-learn, gap certified here)
-any × optax, mlp           :mod:`l1bench.fit.trainer` (optax, prox-L1, stochastic dropout)
+linear × convex            :mod:`l1bench.solvers.convex` (FISTA, duality gap)
+logistic × convex          :mod:`l1bench.solvers.logistic` (FISTA, duality gap)
+linear/logistic × sklearn  :mod:`l1bench.solvers.reference` (scikit-learn, gap certified here)
+any × optax, mlp           :mod:`l1bench.solvers.trainer` (optax, prox-L1, stochastic dropout)
 =========================  ==============================================================
 
 Penalties with stochastic dropout always go to the optax trainer, so one job can compare exact
@@ -24,8 +24,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from l1bench.fit.convex import STATUS
 from l1bench.grid import Grid, subgrid
+from l1bench.vocab import STATUS
 
 
 class FitOutput(NamedTuple):
@@ -74,12 +74,12 @@ def _exact(grid: Grid, X, y, *, task, n_classes, model, solver, timings, info) -
         fit_intercept=model.fit_intercept, tol=solver.tol, max_iter=solver.max_iter, timings=timings
     )
     if solver.name == "sklearn":
-        from l1bench.fit import reference
+        from l1bench.solvers import reference
 
         out = reference.solve(grid, X, y, task=task, n_classes=n_classes, **kw)
         info["sklearn"] = {"algorithm": "scikit-learn enet_path / Ridge / LogisticRegression"}
     elif task == "regression":
-        from l1bench.fit import convex
+        from l1bench.solvers import convex
 
         info["convex"] = {}
         out = convex.solve(
@@ -93,7 +93,7 @@ def _exact(grid: Grid, X, y, *, task, n_classes, model, solver, timings, info) -
             **kw,
         )
     else:
-        from l1bench.fit import logistic
+        from l1bench.solvers import logistic
 
         out = logistic.solve(
             grid,
@@ -104,7 +104,7 @@ def _exact(grid: Grid, X, y, *, task, n_classes, model, solver, timings, info) -
             precision=solver.precision,
             **kw,
         )
-        info["convex"] = {"algorithm": "logistic FISTA (l1bench.fit.logistic)"}
+        info["convex"] = {"algorithm": "logistic FISTA (l1bench.solvers.logistic)"}
     params = _linear_params(out.coef, out.intercept, task == "multiclass")
     return FitOutput(
         params,
@@ -119,9 +119,9 @@ def _exact(grid: Grid, X, y, *, task, n_classes, model, solver, timings, info) -
 
 
 def _trained(grid: Grid, X, y, *, task, n_classes, model, solver, timings, info) -> FitOutput:
-    from l1bench.fit import trainer
+    from l1bench.solvers import trainer
 
-    info["optax"] = {"algorithm": f"optax {solver.optimizer} training (l1bench.fit.trainer)"}
+    info["optax"] = {"algorithm": f"optax {solver.optimizer} training (l1bench.solvers.trainer)"}
 
     rates = np.where(np.isnan(grid.dropout), 0.0, grid.dropout)
     rates = np.where([[p.stochastic] for p in grid.penalties], rates, 0.0)
@@ -247,7 +247,7 @@ def fit(
       solver: a ``SolverConfig``.
       timings: compile/fit seconds are added to it.
       info: if a dict, each backend that ran records under its name which algorithm it used
-        (e.g. ``info["convex"]["algorithm"]``, see ``l1bench.fit.convex.ALGORITHMS``).
+        (e.g. ``info["convex"]["algorithm"]``, see ``l1bench.solvers.convex.ALGORITHMS``).
     """
     exact, trained = routes(grid, model, solver)
     info = {} if info is None else info

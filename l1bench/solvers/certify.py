@@ -2,8 +2,8 @@
 
 Benchmarks compare solvers at the same certified quality, so every solution — l1bench's own, one
 from scikit-learn, one from anywhere else — is scored here by the very formulas l1bench's exact
-solvers stop on: :func:`l1bench.fit.convex._objective_and_gap` for linear regression and
-:func:`l1bench.fit.logistic._objective_and_gap` for binary / multinomial logistic regression (and
+solvers stop on: :func:`l1bench.solvers.convex._objective_and_gap` for linear regression and
+the one of :mod:`l1bench.solvers.logistic` for binary / multinomial logistic regression (and
 their ``_prepare``), so ``certify(solution of convex.solve)`` reproduces ``ConvexResult.gap`` to
 rounding. Everything is computed in float64, whatever the precision of the solution.
 
@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from l1bench.fit import convex, logistic
+from l1bench.solvers import convex, logistic
 
 __all__ = ["Certificate", "certify_linear", "certify_logistic"]
 
@@ -117,7 +117,7 @@ def certify_linear(
     *,
     use_gram: bool | None = None,
 ) -> Certificate:
-    """Objective and duality gap of linear-regression solutions, by :mod:`l1bench.fit.convex`.
+    """Objective and duality gap of linear-regression solutions, by :mod:`l1bench.solvers.convex`.
 
     The problem (scikit-learn's ElasticNet objective with L2 weights ``d``):
 
@@ -169,7 +169,7 @@ def certify_logistic(
     n_classes: int,
     fit_intercept: bool = True,
 ) -> Certificate:
-    """Objective and duality gap of logistic-regression solutions, by :mod:`l1bench.fit.logistic`.
+    """Objective and duality gap of logistic-regression solutions, by :mod:`.logistic`.
 
     The problem (scikit-learn's ``LogisticRegression`` objective divided by ``n · C``):
 

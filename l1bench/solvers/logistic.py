@@ -75,10 +75,12 @@ import numpy as np
 from jax import lax
 from jax.scipy.special import xlogy
 
-from l1bench.fit import compiled, convex
-from l1bench.fit.convex import STATUS, ConvexResult
+from l1bench import runtime
 from l1bench.grid import lambda_max as grid_lambda_max
 from l1bench.penalties import soft_threshold
+from l1bench.solvers import convex
+from l1bench.solvers.convex import ConvexResult
+from l1bench.vocab import STATUS
 
 __all__ = ["STATUS", "LogisticResult", "fit_grid", "lambda_max", "solve"]
 
@@ -412,5 +414,5 @@ def solve(
     statics = dict(
         n_classes=int(n_classes), fit_intercept=bool(fit_intercept), check_every=int(check_every)
     )
-    out = compiled.call(fit_grid, args, statics, timings=timings, batch_argnums=(0, 1, 2))
+    out = runtime.call(fit_grid, args, statics, timings=timings, batch_argnums=(0, 1, 2))
     return LogisticResult(*(np.asarray(a) for a in out))

@@ -169,7 +169,7 @@ def penalized_optimizer(
       roughly a gradient signal-to-noise ratio below which weights are driven to exact zero;
       its scale is not comparable with the SGD / exact solver's λ. (A preconditioned prox with
       per-coordinate threshold ``ηλα/(√v̂+ε)``, as in ProxGen, would restore the right fixed
-      points.) The trainer's default, ``prox_grad`` (:mod:`l1bench.fit.trainer`), is the ``sgd``
+      points.) The trainer's default, ``prox_grad`` (:mod:`l1bench.solvers.trainer`), is the ``sgd``
       step with a backtracking step size.
 
     Args:

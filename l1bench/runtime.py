@@ -36,6 +36,11 @@ Every executable is traced under ``jax.default_matmul_precision(MATMUL_PRECISION
 about 1e-3 relative), which no float32 fit could certify a 1e-6 duality gap through, and the
 gaps themselves would be computed wrong. Products that name their own ``precision`` keep it.
 On CPU the setting changes nothing.
+
+Importing this module turns on ``jax_enable_x64`` (float64 by default: fits are checked against
+scikit-learn to tight tolerances; float32 runs cast their inputs with
+``solver.precision=float32``, and the precision is recorded in the manifest). Every module that
+computes with JAX imports it, directly or through :mod:`l1bench.solvers`.
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ from concurrent.futures import ThreadPoolExecutor
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+jax.config.update("jax_enable_x64", True)
 
 _EXECUTABLES: dict = {}
 # argument signatures whose program has run (l1bench.robustness: a first call runs one range of

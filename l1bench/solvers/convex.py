@@ -44,18 +44,14 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from l1bench.fit import compiled
+from l1bench import runtime
 from l1bench.penalties import soft_threshold
-
-# worse_than_zero: the fit's objective is above the zero model's (w = 0, intercept fitted), set by
-# l1bench.fit.backends for every backend; like diverged, such fits are left out of averages
-STATUS = ("converged", "max_iter", "diverged", "worse_than_zero")
 
 ALGORITHMS = {
     "gram_ws": "working-set FISTA on one shared Gram matrix, all fits as one matrix of lanes",
     "gram": "FISTA on the Gram matrix, vmapped per problem",
     "design": "FISTA on X, vmapped per problem",
-    "working_set": "working-set coordinate descent for p > n (l1bench.fit.workingset)",
+    "working_set": "working-set coordinate descent for p > n (l1bench.solvers.workingset)",
 }
 AUTO = "auto"
 # gram_ws for p > n (accelerators only): the p × p Gram matrix must fit in this many bytes
@@ -381,7 +377,7 @@ def _certified_float64(
     batch = (0, 1, 2, 3) if np.ndim(X) == 3 else (1, 2, 3)
     objective, gap, rel_gap = (
         np.asarray(a)
-        for a in compiled.call(certify_grid, args, statics, timings=timings, batch_argnums=batch)
+        for a in runtime.call(certify_grid, args, statics, timings=timings, batch_argnums=batch)
     )
     status = np.asarray(out.status)
     failed = (status == 2) | ~np.isfinite(objective)
@@ -764,7 +760,7 @@ def choose_algorithm(grid, X, backend: str | None = None) -> str:
     * ``p > n`` and every fit with an L1 part (:func:`workingset.supports`): ``working_set``;
     * otherwise ``gram`` (``p <= n``) or ``design``.
     """
-    from l1bench.fit import workingset
+    from l1bench.solvers import workingset
 
     n, p = np.shape(X)[-2:]
     shared = np.ndim(X) == 2
@@ -781,7 +777,7 @@ def choose_algorithm(grid, X, backend: str | None = None) -> str:
 
 def _check_algorithm(algorithm: str, grid, X) -> str:
     """``algorithm`` itself if it can fit ``grid`` on ``X`` (``auto``: the default choice)."""
-    from l1bench.fit import workingset
+    from l1bench.solvers import workingset
 
     if algorithm == AUTO:
         return choose_algorithm(grid, X)
@@ -822,7 +818,7 @@ def solve(
     regime): ``gram_ws`` is :func:`fit_grid_shared` (one Gram matrix, every fit a row of one
     coefficient matrix, working sets); ``gram`` and ``design`` are :func:`fit_grid`, vmapped
     per problem, on the Gram matrix or on X; ``working_set`` is
-    :func:`l1bench.fit.workingset.solve`. Every one stops at the same certified gap. Arrays are
+    :func:`l1bench.solvers.workingset.solve`. Every one stops at the same certified gap. Arrays are
     cast to ``precision`` (``float64`` | ``float32``). The compiled executable is kept per
     shape, so a second grid of the same shape does not recompile. If ``timings`` is a dict,
     ``compile_s`` (0 when reused) and ``fit_s`` are added; if ``info`` is a dict,
@@ -841,7 +837,7 @@ def solve(
     algorithm = _check_algorithm(algorithm, grid, X)
     kw = dict(fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, timings=timings, info=info)
     if algorithm == "working_set":
-        from l1bench.fit import workingset
+        from l1bench.solvers import workingset
 
         out = workingset.solve(grid, X, y, precision=precision, **kw)
     else:
@@ -894,7 +890,7 @@ def _solve_fista(
             fit_intercept=bool(fit_intercept), check_every=int(check_every), sizes=ws_sizes(p)
         )
         # not sharded: the lanes share one Gram matrix and one while loop per strength
-        out, extras = compiled.call(fit_grid_shared, args, statics, timings=timings)
+        out, extras = runtime.call(fit_grid_shared, args, statics, timings=timings)
         out = ConvexResult(*(np.asarray(a) for a in out))
         if info is not None:
             info["algorithm"] = "gram_ws"
@@ -909,7 +905,7 @@ def _solve_fista(
         fit_intercept=bool(fit_intercept), use_gram=use_gram, check_every=int(check_every)
     )
     batch = (0, 1, 2) if np.ndim(X) == 3 else (1, 2)
-    out = compiled.call(fit_grid, args, statics, timings=timings, batch_argnums=batch)
+    out = runtime.call(fit_grid, args, statics, timings=timings, batch_argnums=batch)
     if info is not None:
         info["algorithm"] = algorithm
     return ConvexResult(*(np.asarray(a) for a in out))
