@@ -16,8 +16,8 @@ from sklearn.linear_model import LogisticRegression
 import l1bench
 from l1bench import models
 from l1bench.solvers import trainer
-from l1bench.solvers.convex import STATUS
 from l1bench.solvers.transforms import penalized_optimizer, prox_l1, weight_mask
+from l1bench.vocab import STATUS
 
 CONVERGED, MAX_ITER, DIVERGED = (STATUS.index(s) for s in ("converged", "max_iter", "diverged"))
 

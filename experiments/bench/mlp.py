@@ -23,6 +23,7 @@ import numpy as np
 from experiments.bench.common import DEFAULTS, fixed_work
 from l1bench import models
 from l1bench.solvers import trainer
+from l1bench.vocab import STREAMS
 
 
 def digits():
@@ -36,7 +37,7 @@ def digits():
 
 def init_params(seed: int, p: int, n_out: int, hidden, dtype):
     """The trainer's initial parameters for ``seed`` (its ``init`` stream)."""
-    key = jax.random.fold_in(jax.random.key(seed), trainer.STREAMS["init"])
+    key = jax.random.fold_in(jax.random.key(seed), STREAMS["init"])
     return jax.device_get(models.init(key, p, n_out, hidden, dtype))
 
 

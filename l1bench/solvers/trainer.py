@@ -81,7 +81,7 @@ class TrainResult(NamedTuple):
         :func:`train_grid`) of F without
         dropout (see :func:`train_grid`), compared with ``tol``.
       n_iter: (S, P, L) optimizer steps taken.
-      status: (S, P, L) index into :data:`l1bench.solvers.convex.STATUS`.
+      status: (S, P, L) index into :data:`l1bench.vocab.STATUS`.
     """
 
     params: Any
