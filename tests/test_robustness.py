@@ -681,7 +681,7 @@ def test_draws_split_over_host_threads_give_the_one_call_errors(
     draw 0 in each) give the one-call errors of every model to rounding, on both methods
     (regression's forms, classification's direct path), really ran three ranges, and compiled
     one executable for them, also when called again."""
-    monkeypatch.setattr(robustness.compiled, "host_pool_threads", lambda: 3)
+    monkeypatch.setattr(robustness.runtime, "host_pool_threads", lambda: 3)
     rng = np.random.default_rng(8)
     X, y = binary if task == "binary" else (rng.standard_normal((80, 6)), rng.standard_normal(80))
     fits = _batch(*(_path_like(rng, 12, 6)[1:]))
@@ -705,7 +705,7 @@ def test_draws_split_over_host_threads_give_the_one_call_errors(
 
 def test_an_mlp_keeps_one_call(monkeypatch, draw_ranges, regression):
     """An MLP's draws are not split (its products already use the cores: measured slower)."""
-    monkeypatch.setattr(robustness.compiled, "host_pool_threads", lambda: 2)
+    monkeypatch.setattr(robustness.runtime, "host_pool_threads", lambda: 2)
     X, y = regression
     mlp = (
         {"w": jnp.full((2, 6, 3), 0.1), "b": jnp.zeros((2, 3))},
