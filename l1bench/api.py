@@ -22,9 +22,9 @@ from l1bench.config import (
     _check_penalty,
     _choice,
     _positive,
+    penalty_of,
 )
 from l1bench.grid import Strengths, make_grid
-from l1bench.penalties import make_penalty
 from l1bench.solvers import backends
 from l1bench.vocab import STATUS
 
@@ -270,7 +270,7 @@ def fit(
     y, classes = _as_y(y, X.shape[0], classification, model)
     task = "regression" if classes is None else ("binary" if len(classes) == 2 else "multiclass")
     n_classes = None if classes is None else len(classes)
-    pen = make_penalty(penalty, penalty, pen_cfg.l1_ratio, pen_cfg.dropout_mode)
+    pen = penalty_of(penalty, pen_cfg)
     strengths = Strengths(pen_cfg.lam, n_lambdas, lambda_min_ratio, pen_cfg.dropout)
     grid = make_grid(
         [pen],

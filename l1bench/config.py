@@ -24,7 +24,6 @@ from omegaconf.errors import ConfigKeyError, ValidationError
 
 from l1bench.progress import MODES as PROGRESS_MODES
 
-PENALTY_KINDS = ("none", "l1", "l2", "elastic_net", "dropout")
 DROPOUT_MODES = ("auto", "marginalized", "stochastic")
 MODELS = ("linear", "logistic", "mlp")
 SOLVERS = ("convex", "optax", "sklearn")
@@ -80,9 +79,17 @@ class PenaltyConfig:
     Stochastic dropout is always trained by the optax trainer (with the ``solver.optimizer``,
     ``learning_rate``, ``steps`` ... settings), also in a job whose other penalties use an exact
     solver; the ``solver`` column of fits.csv says which backend fitted each row.
+
+    Which penalty: ``_target_``, the dotted path of a penalty factory
+    ``make(label, **options) -> l1bench.penalties.Penalty`` (l1bench's, e.g.
+    ``l1bench.penalties.l1.make``, or one in the user's own package), or ``kind``, the name of
+    one l1bench ships (``l1bench.penalties.PENALTIES``). ``params`` holds a factory's own options
+    (those other than ``l1_ratio`` and ``dropout_mode``).
     """
 
-    kind: str = MISSING
+    _target_: str | None = None
+    kind: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
     l1_ratio: float | None = None
     lam: Any = None  # a number or a list of numbers (OmegaConf types cannot say "either")
     n_lambdas: int = 20
@@ -260,9 +267,80 @@ def number_list(path: str, value: Any) -> list[float] | None:
     return [float(v) for v in items]
 
 
+def _resolve_penalty(label: str, p: PenaltyConfig) -> bool:
+    """Set ``p.kind`` from ``p._target_`` where it names a shipped penalty; True for a user's
+    own factory (whose options are checked by building it, :func:`penalty_of`)."""
+    from l1bench import penalties
+
+    path = f"penalty.{label}"
+    shipped = {factory: kind for kind, factory in penalties.PENALTIES.items()}
+    if p._target_ is None:
+        if p.kind is None:
+            raise ConfigError(
+                f"{path} names no penalty: give _target_ (a penalty factory, e.g. "
+                f"l1bench.penalties.l1.make) or kind (one of {', '.join(penalties.PENALTIES)})"
+            )
+        _choice(f"{path}.kind", p.kind, tuple(penalties.PENALTIES))
+        return False
+    try:
+        factory = penalties.resolve(p._target_)
+    except ValueError as err:
+        raise ConfigError(f"{path}.{err}") from None
+    if factory not in shipped:
+        if p.kind is not None:
+            raise ConfigError(
+                f"{path}.kind={p.kind!r} is for l1bench's own penalties; {path}._target_ "
+                f"({p._target_}) names the penalty already: remove kind"
+            )
+        return True
+    if p.kind is not None and p.kind != shipped[factory]:
+        _choice(f"{path}.kind", p.kind, (shipped[factory],))
+    p.kind = shipped[factory]
+    return False
+
+
+def penalty_of(label: str, p: PenaltyConfig):
+    """The :class:`l1bench.penalties.Penalty` a validated penalty config names."""
+    from l1bench import penalties
+
+    path = f"penalty.{label}"
+    factory = penalties.resolve(p._target_) if p._target_ else penalties.PENALTIES[p.kind]
+    accepted = penalties.options_of(factory)
+    options = dict(p.params)
+    if p.l1_ratio is not None and "l1_ratio" not in accepted:
+        raise ConfigError(f"{path}.l1_ratio is not an option of this penalty; remove it")
+    for name in ("l1_ratio", "dropout_mode"):
+        value = getattr(p, name)
+        if value is not None and name in accepted and name not in options:
+            options[name] = value
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ConfigError(
+            f"{path}.params.{unknown[0]} is not an option of {factory.__module__}."
+            f"{factory.__name__}; it takes {', '.join(accepted) or 'none'}"
+        )
+    try:
+        pen = factory(label, **options)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{path}: {err}") from None
+    if not isinstance(pen, penalties.Penalty):
+        raise ConfigError(
+            f"{path}._target_ returned {type(pen).__name__}, not an l1bench.penalties.Penalty"
+        )
+    return pen
+
+
 def _check_penalty(label: str, p: PenaltyConfig) -> None:
     path = f"penalty.{label}"
-    _choice(f"{path}.kind", p.kind, PENALTY_KINDS)
+    if _resolve_penalty(label, p):
+        _check_strengths(path, p)
+        penalty_of(label, p)
+        return
+    if p.params:
+        raise ConfigError(
+            f"{path}.params is for penalties from a user's own factory (_target_); "
+            f"kind={p.kind} takes its options as keys of {path}"
+        )
     if p.kind == "elastic_net":
         if p.l1_ratio is None or not 0.0 <= p.l1_ratio <= 1.0:
             raise ConfigError(f"{path}.l1_ratio={p.l1_ratio!r} must be a number in [0, 1]")
@@ -286,6 +364,12 @@ def _check_penalty(label: str, p: PenaltyConfig) -> None:
         if p.lam is not None:
             raise ConfigError(f"{path}.lam is not used by kind=none (no penalty); remove it")
         return
+    _check_strengths(path, p)
+
+
+def _check_strengths(path: str, p: PenaltyConfig) -> None:
+    if p.dropout is not None:
+        raise ConfigError(f"{path}.dropout is only used by kind=dropout; remove it")
     if p.lam is not None:
         if len(p.lam) == 0:
             raise ConfigError(f"{path}.lam is an empty list; give strengths >= 0 or null")
@@ -422,3 +506,10 @@ def _check_combinations(cfg: Config) -> None:
                 f"regression, fitted by solver=convex or sklearn (got model={m.name}, "
                 f"solver={s.name}); use dropout_mode=stochastic with solver=optax"
             )
+    for label, p in cfg.penalty.items():
+        pen = penalty_of(label, p)
+        solver = "optax" if m.name == "mlp" or pen.stochastic else s.name
+        # a classifier's task (binary or multiclass) is known with the data: backends.fit checks it
+        reason = pen.supports("regression" if m.name == "linear" else None, solver)
+        if reason:
+            raise ConfigError(f"penalty.{label}: {reason}")

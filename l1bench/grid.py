@@ -12,7 +12,8 @@ smallest λ at which ``w = 0`` solves the problem, ``max_j |x_jᵀ (y - ȳ)| / (
 centred ``x_j`` when an intercept is fitted, and α floored at 1e-3 for ridge), and the path is
 ``n_lambdas`` values spaced geometrically from ``lam_max`` to ``lam_max · lambda_min_ratio``.
 Penalties with fewer strengths than the longest are padded by repeating their last strength;
-``valid`` marks the real points. This module does not import jax.
+``valid`` marks the real points. Each penalty computes its own path (:meth:`Penalty.path`):
+λ_max through its gauge, rates for dropout, one point at λ = 0 for no penalty.
 """
 
 from __future__ import annotations
@@ -22,16 +23,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from l1bench.penalties import RIDGE_PATH_L1_RATIO, Penalty, dropout_to_lam
+from l1bench.penalties import L1, Penalty, Strengths
 
-
-class Strengths(NamedTuple):
-    """How one penalty's strengths are given (one of ``lam`` or ``dropout``, or a path)."""
-
-    lam: Sequence[float] | None = None
-    n_lambdas: int = 20
-    lambda_min_ratio: float = 1e-3
-    dropout: Sequence[float] | None = None
+__all__ = ["Grid", "Strengths", "lambda_max", "make_grid", "repeat_problems", "subgrid"]
 
 
 class Grid(NamedTuple):
@@ -75,24 +69,8 @@ def lambda_max(
       fit_intercept: whether an unpenalized intercept is fitted.
       task: ``regression`` | ``binary`` | ``multiclass``. n_classes: K for ``multiclass``.
     """
-    n = X.shape[0]
-    alpha = max(l1_ratio, RIDGE_PATH_L1_RATIO)
-    if task == "regression":
-        if fit_intercept:
-            X = X - X.mean(axis=0)
-            y = y - y.mean()
-        return float(np.max(np.abs(y @ X)) / (n * alpha))
-    y = np.asarray(y).astype(int)
-    k = 2 if task == "binary" else int(n_classes if n_classes is not None else y.max() + 1)
-    Y = y[:, None].astype(float) if k == 2 else np.eye(k)[y]
-    prior = Y.mean(axis=0) if fit_intercept else np.full(Y.shape[1], 0.5 if k == 2 else 1.0 / k)
-    return float(np.max(np.abs((prior - Y).T @ X)) / (n * alpha))
-
-
-def _path(lam_max: float, n_lambdas: int, ratio: float) -> np.ndarray:
-    if n_lambdas == 1:
-        return np.array([lam_max])
-    return lam_max * np.geomspace(1.0, ratio, n_lambdas)
+    pen = Penalty("lambda_max", "elastic_net", l1_ratio=float(l1_ratio), gauge=L1)
+    return pen.lam_max(X, y, fit_intercept, task, n_classes)
 
 
 def subgrid(grid: Grid, index: Sequence[int]) -> Grid:
@@ -145,34 +123,12 @@ def make_grid(
     """
     if len(penalties) != len(strengths):
         raise ValueError("one Strengths per penalty is needed")
+    kw = dict(fit_intercept=fit_intercept, task=task, n_classes=n_classes)
+    parts = [pen.path(st, X, y, **kw) for pen, st in zip(penalties, strengths, strict=True)]
+    paths = [part.lam for part in parts]
+    rates = [part.rates for part in parts]
+    maxima = [part.lam_max for part in parts]
     S = X.shape[0]
-    paths, rates, maxima = [], [], []
-    for pen, st in zip(penalties, strengths, strict=True):
-        if pen.kind == "none":
-            paths.append(np.zeros((S, 1)))
-            rates.append(np.full(1, np.nan))
-            maxima.append(np.full(S, np.nan))
-        elif pen.kind == "dropout":
-            r = np.sort(np.asarray(st.dropout, dtype=float))[::-1]
-            lam = np.zeros_like(r) if pen.stochastic else dropout_to_lam(r)
-            paths.append(np.broadcast_to(lam, (S, r.size)))
-            rates.append(r)
-            maxima.append(np.full(S, np.nan))
-        elif st.lam is not None:
-            lam = np.sort(np.asarray(st.lam, dtype=float))[::-1]
-            paths.append(np.broadcast_to(lam, (S, lam.size)))
-            rates.append(np.full(lam.size, np.nan))
-            maxima.append(np.full(S, np.nan))
-        else:
-            lmax = np.array(
-                [
-                    lambda_max(X[s], y[s], pen.l1_ratio, fit_intercept, task, n_classes)
-                    for s in range(S)
-                ]
-            )
-            paths.append(np.stack([_path(m, st.n_lambdas, st.lambda_min_ratio) for m in lmax]))
-            rates.append(np.full(st.n_lambdas, np.nan))
-            maxima.append(lmax)
     L = max(p.shape[1] for p in paths)
     P = len(penalties)
     lam = np.empty((S, P, L))

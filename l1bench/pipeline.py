@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 
 from l1bench import cv, metrics, noise, progress, results, robustness, runtime
-from l1bench.config import Config, ConfigError
+from l1bench.config import Config, ConfigError, penalty_of
 from l1bench.data import Dataset, load_dataset
 from l1bench.grid import Grid, Strengths, make_grid, repeat_problems, subgrid
 from l1bench.noise import training
-from l1bench.penalties import make_penalty
 from l1bench.solvers import backends, convex
 from l1bench.vocab import STATUS
 
@@ -249,7 +248,7 @@ def build_grid(cfg: Config, data: Dataset) -> Grid:
     """Stage 2: penalties × strengths × seeds."""
     penalties, strengths = [], []
     for label, p in cfg.penalty.items():
-        penalties.append(make_penalty(label, p.kind, p.l1_ratio, p.dropout_mode))
+        penalties.append(penalty_of(label, p))
         strengths.append(Strengths(p.lam, p.n_lambdas, p.lambda_min_ratio, p.dropout))
     return make_grid(
         penalties,

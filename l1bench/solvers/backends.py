@@ -250,6 +250,12 @@ def fit(
         (e.g. ``info["convex"]["algorithm"]``, see ``l1bench.solvers.convex.ALGORITHMS``).
     """
     exact, trained = routes(grid, model, solver)
+    for i, pen in enumerate(grid.penalties):
+        reason = pen.supports(
+            None if model.name == "mlp" else task, "optax" if i in trained else solver.name
+        )
+        if reason:
+            raise ValueError(reason)
     info = {} if info is None else info
     kw = dict(
         task=task, n_classes=n_classes, model=model, solver=solver, timings=timings, info=info

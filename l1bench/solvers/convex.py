@@ -45,7 +45,8 @@ import numpy as np
 from jax import lax
 
 from l1bench import runtime
-from l1bench.penalties import soft_threshold
+from l1bench.grid import subgrid
+from l1bench.penalties import L1
 
 ALGORITHMS = {
     "gram_ws": "working-set FISTA on one shared Gram matrix, all fits as one matrix of lanes",
@@ -152,36 +153,39 @@ def _residual(prob: _Problem, w, use_gram: bool):
     return jnp.matmul(r, prob.A, precision=hi) / n, r @ r / n, prob.c @ r / n
 
 
-def _objective_and_gap(prob: _Problem, w, mu, kappa, d, use_gram: bool):
+def _objective_and_gap(prob: _Problem, w, mu, kappa, d, use_gram: bool, gauge=L1):
     """Primal objective and duality gap at ``w``.
 
     The gaps are written in forms free of the cancellation in ``P - D`` (both ≈ P), so they stay
-    accurate far below ``eps · P``: with ``v = Xᵀr/n`` and ``u = soft(v, μ)``,
+    accurate far below ``eps · P``: with ``v = Xᵀr/n``, the gauge g (``|·|`` for L1), its dual
+    norm g° and ``u = prox_{μg}(v)`` (soft-thresholding for L1),
 
-    * rescaled dual: ``(1-s)² ||r||²/(2n) + μ||w||₁ - s wᵀv + (κ/2) Σ d w²``;
-    * smooth dual (κ > 0): ``Σ_j (κ d_j w_j - u_j)² / (2κ d_j) + μ|w_j| - w_j (v_j - u_j)``,
+    * rescaled dual, ``s = min(1, μ / g°(v))``: ``(1-s)² ||r||²/(2n) + μ g(w) - s wᵀv
+      + (κ/2) Σ d w²``;
+    * smooth dual (κ > 0): ``Σ_j (κ d_j w_j - u_j)² / (2κ d_j) + μ g_j(w_j) - w_j (v_j - u_j)``,
       a sum of per-coordinate Fenchel–Young gaps, each ≥ 0.
     """
     v, rr, _ = _residual(prob, w, use_gram)
-    return _gap_from_residual(v, rr, w, mu, kappa, d)
+    return gap_from_residual(v, rr, w, mu, kappa, d, gauge)
 
 
-def _gap_from_residual(v, rr, w, mu, kappa, d):
+def gap_from_residual(v, rr, w, mu, kappa, d, gauge=L1):
     """:func:`_objective_and_gap` given ``v = Xᵀr/n`` (p,) and ``rr = ||r||²/n`` at ``w``."""
-    l1 = jnp.sum(jnp.abs(w))
+    g_w = gauge.terms(w)
+    norm = jnp.sum(g_w)
     ridge = 0.5 * kappa * jnp.sum(d * w * w)
-    primal = 0.5 * rr + mu * l1 + ridge
-    vmax = jnp.max(jnp.abs(v))
+    primal = 0.5 * rr + mu * norm + ridge
+    vmax = gauge.dual_norm(v)
     s = jnp.where(vmax > mu, mu / jnp.where(vmax > 0, vmax, 1.0), 1.0)
-    gap_scaled = 0.5 * rr * (1.0 - s) ** 2 + mu * l1 - s * (w @ v) + ridge
-    u = soft_threshold(v, mu)
+    gap_scaled = 0.5 * rr * (1.0 - s) ** 2 + mu * norm - s * (w @ v) + ridge
+    u = gauge.shrink(v, mu)
     kd = kappa * d
     safe = jnp.where(kd > 0, kd, 1.0)
-    terms = (kd * w - u) ** 2 / (2.0 * safe) + mu * jnp.abs(w) - w * (v - u)
+    terms = (kd * w - u) ** 2 / (2.0 * safe) + mu * g_w - w * (v - u)
     gap_smooth = jnp.where(kappa > 0, jnp.sum(terms), jnp.inf)
     gap = jnp.minimum(gap_scaled, gap_smooth)
     unpenalized = (mu == 0) & (kappa == 0)
-    return primal, jnp.where(unpenalized, vmax, gap)
+    return primal, jnp.where(unpenalized, jnp.max(jnp.abs(v)), gap)
 
 
 def gap_scale(unpenalized, kkt0, p0):
@@ -194,9 +198,9 @@ def _kkt0(prob: _Problem, use_gram: bool):
     return jnp.max(jnp.abs(_residual(prob, jnp.zeros_like(prob.d_dropout), use_gram)[0]))
 
 
-def certificate(prob: _Problem, w, mu, kappa, d, kkt0, use_gram: bool):
+def certificate(prob: _Problem, w, mu, kappa, d, kkt0, use_gram: bool, gauge=L1):
     """``(objective, gap, rel_gap)`` of ``w``: the measure every exact solver stops on."""
-    objective, gap = _objective_and_gap(prob, w, mu, kappa, d, use_gram)
+    objective, gap = _objective_and_gap(prob, w, mu, kappa, d, use_gram, gauge)
     return objective, gap, gap / gap_scale((mu == 0) & (kappa == 0), kkt0, 0.5 * prob.yy)
 
 
@@ -218,7 +222,9 @@ def track_stall(crit, best, since, checks):
     return best, since, (since >= checks) & (crit <= rounding_floor(crit.dtype))
 
 
-def _solve_one(prob, w0, lam, l1_ratio, d, tol, max_iter, check_every, use_gram, patience=PATIENCE):
+def _solve_one(
+    prob, w0, lam, l1_ratio, d, tol, max_iter, check_every, use_gram, gauge, patience=PATIENCE
+):
     """FISTA with adaptive restart from ``w0`` for one strength; returns (w, diagnostics).
 
     Stops when the gap / scale is ≤ ``tol``, at ``max_iter``, or when it has stalled at the
@@ -232,13 +238,13 @@ def _solve_one(prob, w0, lam, l1_ratio, d, tol, max_iter, check_every, use_gram,
     scale = gap_scale((mu == 0) & (kappa == 0), _kkt0(prob, use_gram), 0.5 * prob.yy)
 
     def measure(w):
-        return _objective_and_gap(prob, w, mu, kappa, d, use_gram)[1] / scale
+        return _objective_and_gap(prob, w, mu, kappa, d, use_gram, gauge)[1] / scale
 
     def fista_step(_, state):
         w, z, t = state
         v = _residual(prob, z, use_gram)[0]
         grad = -v + kappa * d * z
-        w_new = soft_threshold(z - step * grad, step * mu)
+        w_new = gauge.shrink(z - step * grad, step * mu)
         restart = jnp.dot((z - w_new) * curv, w_new - w) > 0  # in the preconditioned metric
         t_new = jnp.where(restart, 1.0, 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * t * t)))
         momentum = jnp.where(restart, 0.0, (t - 1.0) / t_new)
@@ -261,17 +267,17 @@ def _solve_one(prob, w0, lam, l1_ratio, d, tol, max_iter, check_every, use_gram,
     inf = jnp.full((), jnp.inf, w0.dtype)
     init = (w0, w0, one, zero, measure(w0), inf, zero, zero > 0)
     w, _, _, it, crit, _, _, _ = lax.while_loop(cond, body, init)
-    objective, gap = _objective_and_gap(prob, w, mu, kappa, d, use_gram)
+    objective, gap = _objective_and_gap(prob, w, mu, kappa, d, use_gram, gauge)
     finite = jnp.isfinite(objective) & jnp.all(jnp.isfinite(w))
     status = jnp.where(~finite, 2, jnp.where(crit <= tol, 0, 1))
     return w, (w, objective, gap, crit, it, status)
 
 
-def _solve_path(prob, lam_path, l1_ratio, weighted, tol, max_iter, check_every, use_gram):
+def _solve_path(prob, lam_path, l1_ratio, weighted, tol, max_iter, check_every, use_gram, gauge):
     d = jnp.where(weighted, prob.d_dropout, jnp.ones_like(prob.d_dropout))
 
     def step(w, lam):
-        return _solve_one(prob, w, lam, l1_ratio, d, tol, max_iter, check_every, use_gram)
+        return _solve_one(prob, w, lam, l1_ratio, d, tol, max_iter, check_every, use_gram, gauge)
 
     w0 = jnp.zeros(prob.d_dropout.shape, lam_path.dtype)
     _, (W, obj, gap, crit, it, status) = lax.scan(step, w0, lam_path)
@@ -279,7 +285,7 @@ def _solve_path(prob, lam_path, l1_ratio, weighted, tol, max_iter, check_every, 
     return ConvexResult(W, b, obj, gap, crit, it, status)
 
 
-@partial(jax.jit, static_argnames=("fit_intercept", "use_gram", "check_every"))
+@partial(jax.jit, static_argnames=("fit_intercept", "use_gram", "check_every", "gauge"))
 def fit_grid(
     X,
     y,
@@ -292,6 +298,7 @@ def fit_grid(
     fit_intercept=True,
     use_gram=True,
     check_every=10,
+    gauge=L1,
 ) -> ConvexResult:
     """Fit every point of a grid in one compiled call.
 
@@ -302,6 +309,7 @@ def fit_grid(
       tol: stopping tolerance on gap / P(0). max_iter: iteration cap per fit.
       fit_intercept: fit an unpenalized intercept. use_gram: work on XᵀX (best when p <= n).
       check_every: iterations between gap evaluations.
+      gauge: the penalties' nonsmooth part (:class:`l1bench.penalties.Gauge`, shared by all P).
 
     Returns:
       A :class:`ConvexResult` with leading axes (S, P, L).
@@ -317,6 +325,7 @@ def fit_grid(
             max_iter=max_iter,
             check_every=check_every,
             use_gram=use_gram,
+            gauge=gauge,
         )
         return jax.vmap(lambda lp, a, wt: solve(lp, a, wt))(lam_s, l1_ratio, weighted)
 
@@ -325,14 +334,17 @@ def fit_grid(
     return jax.vmap(per_problem, in_axes=(0 if X.ndim == 3 else None, 0, 0))(X, y, lam)
 
 
-@partial(jax.jit, static_argnames=("fit_intercept", "use_gram"))
-def certify_grid(X, y, coef, lam, l1_ratio, weighted, *, fit_intercept=True, use_gram=True):
+@partial(jax.jit, static_argnames=("fit_intercept", "use_gram", "gauge"))
+def certify_grid(
+    X, y, coef, lam, l1_ratio, weighted, *, fit_intercept=True, use_gram=True, gauge=L1
+):
     """Objective, duality gap and gap / P(0) of a grid's fits, by the formulas the solvers stop
     on (:func:`_objective_and_gap`, the scale of :func:`_solve_one`), in X's precision.
 
     Args:
       X: (S, n, p) designs or one (n, p) shared. y: (S, n). coef: (S, P, L, p) coefficients.
       lam: (S, P, L). l1_ratio, weighted: (P,). use_gram: evaluate through XᵀX or through X.
+      gauge: the penalties' nonsmooth part (shared by all P).
 
     Returns:
       ``(objective, gap, rel_gap)``, each (S, P, L).
@@ -344,7 +356,7 @@ def certify_grid(X, y, coef, lam, l1_ratio, weighted, *, fit_intercept=True, use
 
         def one(w, lam, a, wt):
             d = jnp.where(wt, prob.d_dropout, jnp.ones_like(prob.d_dropout))
-            return certificate(prob, w, lam * a, lam * (1.0 - a), d, kkt0, use_gram)
+            return certificate(prob, w, lam * a, lam * (1.0 - a), d, kkt0, use_gram, gauge)
 
         path = jax.vmap(one, in_axes=(0, 0, None, None))
         return jax.vmap(path)(W, lam_s, l1_ratio, weighted)
@@ -353,7 +365,7 @@ def certify_grid(X, y, coef, lam, l1_ratio, weighted, *, fit_intercept=True, use
 
 
 def _certified_float64(
-    out: ConvexResult, grid, X, y, l1_ratio, weighted, *, fit_intercept, tol, timings
+    out: ConvexResult, grid, X, y, l1_ratio, weighted, *, fit_intercept, tol, timings, gauge
 ) -> ConvexResult:
     """A float32 fit's objective, gap, rel_gap and status from float64 certificates.
 
@@ -373,7 +385,7 @@ def _certified_float64(
         jnp.asarray(l1_ratio, jnp.float64),
         jnp.asarray(weighted),
     )
-    statics = dict(fit_intercept=bool(fit_intercept), use_gram=p <= n)
+    statics = dict(fit_intercept=bool(fit_intercept), use_gram=p <= n, gauge=gauge)
     batch = (0, 1, 2, 3) if np.ndim(X) == 3 else (1, 2, 3)
     objective, gap, rel_gap = (
         np.asarray(a)
@@ -429,20 +441,36 @@ def _lipschitz_bound(G, inv=None, n_iter: int = 40):
     return jnp.minimum(gershgorin, 1.02 * rayleigh)
 
 
-def _lane_gaps(C, U, yy, W, mu, kappa, D, scale, unpenalized):
+def _lane_gaps(C, U, yy, W, mu, kappa, D, scale, unpenalized, gauge):
     """Per lane (rows): primal, absolute gap and gap / scale at ``W`` from ``U = W G``.
 
     With ``C = Xcᵀyc/n`` and ``yy = ||yc||²/n``: ``V = C - U`` and ``||r||²/n = yy - Wᵀ(2C - U)``.
     """
     V = C - U
     rr = yy - jnp.sum(W * (2.0 * C - U), axis=1)
-    primal, gap = jax.vmap(_gap_from_residual)(V, rr, W, mu, kappa, D)
+    gaps = partial(gap_from_residual, gauge=gauge)
+    primal, gap = jax.vmap(gaps)(V, rr, W, mu, kappa, D)
     gap = jnp.where(unpenalized, jnp.max(jnp.abs(V), axis=1), gap)
     return primal, gap, gap / scale
 
 
 def _ws_branch(
-    K, lanes, G, diag, lip_G, W, V, done, it, score, tol, max_iter, check_every, patience, mixed
+    K,
+    lanes,
+    G,
+    diag,
+    lip_G,
+    W,
+    V,
+    done,
+    it,
+    score,
+    tol,
+    max_iter,
+    check_every,
+    patience,
+    mixed,
+    gauge,
 ):
     """Solve every lane not ``done`` on the working set of the ``K`` best-scored coordinates.
 
@@ -501,7 +529,7 @@ def _ws_branch(
         return Wk, Wp, exact, Up + (exact - Uk), t, mom
 
     def crit_at(Wk, Uk):
-        return _lane_gaps(Ck, Uk, yy, Wk, mu, kappa, Dk, scale, unpenalized)[2]
+        return _lane_gaps(Ck, Uk, yy, Wk, mu, kappa, Dk, scale, unpenalized, gauge)[2]
 
     def lane_active(crit, it, stalled):
         return ~done & (crit > tol) & (it < max_iter) & jnp.isfinite(crit) & ~stalled
@@ -510,7 +538,7 @@ def _ws_branch(
         return jnp.any(lane_active(c[6], c[7], c[10]))
 
     def fista_step(active, st):
-        # an inactive lane takes a step of length 0 without momentum: W_new = soft(W, 0) = W
+        # an inactive lane takes a step of length 0 without momentum: W_new = shrink(W, 0) = W
         # exactly, and so its product; cheaper than selecting between old and new matrices
         Wk, Wp, Uk, Up, t, mom = st
         m = jnp.where(active, mom, 0.0)[:, None]
@@ -520,7 +548,7 @@ def _ws_branch(
         h = jnp.where(active, 1.0, 0.0)[:, None] / curv
         Zk, UZ = Wk + m * (Wk - Wp), Uk + m * (Uk - Up)
         grad = UZ - Ck + kappa[:, None] * Dk * Zk
-        Wn = soft_threshold(Zk - h * grad, h * mu[:, None])
+        Wn = gauge.shrink(Zk - h * grad, h * mu[:, None])
         Un = product(Wn, Wk, Uk)
         restart = jnp.sum((Zk - Wn) * curv * (Wn - Wk), axis=1) > 0  # preconditioned metric
         tn = jnp.where(restart, 1.0, 0.5 * (1.0 + jnp.sqrt(1.0 + 4.0 * t * t)))
@@ -560,7 +588,7 @@ def _ws_branch(
 
 
 def _solve_lanes(
-    G, diag, lip_G, lanes, W, V, mu_prev, tol, max_iter, check_every, patience, sizes, mixed
+    G, diag, lip_G, lanes, W, V, mu_prev, tol, max_iter, check_every, patience, sizes, mixed, gauge
 ):
     """One strength for every lane: working-set rounds until each lane's full gap ≤ ``tol``.
 
@@ -576,7 +604,7 @@ def _solve_lanes(
     strong = jnp.where(strong >= 0.5, strong, jnp.inf)  # far from the last solution: no rule
 
     def full_gaps(W, V):
-        return _lane_gaps(C, C - V, yy, W, mu, kappa, D, scale, unpenalized)
+        return _lane_gaps(C, C - V, yy, W, mu, kappa, D, scale, unpenalized, gauge)
 
     def cond(c):
         _, _, done, _, _, r, _ = c
@@ -607,6 +635,7 @@ def _solve_lanes(
                 check_every=check_every,
                 patience=patience,
                 mixed=mixed,
+                gauge=gauge,
             )
             for K in sizes
         ]
@@ -640,7 +669,15 @@ def _extrapolate(W, W_prev, lam, lam1, lam2):
 
 @partial(
     jax.jit,
-    static_argnames=("fit_intercept", "check_every", "sizes", "patience", "extrapolate", "mixed"),
+    static_argnames=(
+        "fit_intercept",
+        "check_every",
+        "sizes",
+        "patience",
+        "extrapolate",
+        "mixed",
+        "gauge",
+    ),
 )
 def fit_grid_shared(
     X,
@@ -657,6 +694,7 @@ def fit_grid_shared(
     patience=PATIENCE,
     extrapolate=True,
     mixed=True,
+    gauge=L1,
 ):
     """:func:`fit_grid` for one (n, p) design shared by every problem (any n and p: the Gram
     matrix is p × p, chosen by default where ``p <= n``, and for ``p > n`` on accelerators).
@@ -684,6 +722,8 @@ def fit_grid_shared(
         (:func:`_extrapolate`), not from the last one.
       mixed: float64 lanes take the products of large working sets in float32 steps
         (:func:`_ws_branch`); every certificate stays float64.
+      gauge: the penalties' nonsmooth part (shared by every lane); extrapolated starts are
+        projected onto its domain (``shrink(W, 0)``).
 
     Returns:
       ``(ConvexResult with axes (S, P, L), extras)``, ``extras`` holding ``ws_size`` (L,), the
@@ -719,7 +759,7 @@ def fit_grid_shared(
         unpenalized = (mu == 0) & (kappa == 0)
         scale = gap_scale(unpenalized, kkt0, 0.5 * yy_l)
         lanes = (C_l, yy_l, mu, kappa, D, scale, unpenalized)
-        W0 = _extrapolate(W, W_prev, lam_b, lam1, lam2) if extrapolate else W
+        W0 = gauge.shrink(_extrapolate(W, W_prev, lam_b, lam1, lam2), 0.0) if extrapolate else W
         Wn, V, out = _solve_lanes(
             G,
             diag,
@@ -734,6 +774,7 @@ def fit_grid_shared(
             patience,
             sizes,
             mixed,
+            gauge,
         )
         return (Wn, V, mu, W, lam_b, lam1), (Wn, *out)
 
@@ -791,8 +832,9 @@ def _check_algorithm(algorithm: str, grid, X) -> str:
         )
     if algorithm == "working_set" and not workingset.supports(grid, X):
         raise ValueError(
-            "solver.algorithm='working_set' needs p > n and an L1 part with λ > 0 in every fit; "
-            "use auto, gram or design"
+            "solver.algorithm='working_set' needs p > n and an L1 part with λ > 0 in every fit "
+            "(the L1 gauge: penalties with another gauge declare it unsupported); use auto, gram "
+            "or design"
         )
     return algorithm
 
@@ -831,7 +873,23 @@ def solve(
     certificate of the float32 coefficients (:func:`certify_grid`, one more compiled call):
     the solvers' float32 gaps lose digits to rounding, and a fit is ``converged`` only where
     its certified ``rel_gap`` is ≤ ``tol``.
+
+    Penalties with different gauges (:class:`l1bench.penalties.Gauge`) are fitted in separate
+    compiled calls, one per gauge, and put back in the grid's order.
     """
+    groups = gauge_groups(grid)
+    if len(groups) > 1:
+        kw = dict(fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, check_every=check_every)
+        kw.update(precision=precision, algorithm=algorithm, timings=timings)
+        parts = [solve(subgrid(grid, idx), X, y, info=info, **kw) for idx in groups]
+        order = np.argsort(np.concatenate(groups))
+        joined = (np.concatenate(a, axis=1)[:, order] for a in zip(*parts, strict=True))
+        return ConvexResult(*joined)
+    gauge = grid.penalties[0].gauge
+    for pen in grid.penalties:
+        reason = pen.supports("regression", "convex")
+        if reason:
+            raise ValueError(reason)
     l1_ratio = np.array([pen.l1_ratio for pen in grid.penalties])
     weighted = np.array([pen.dropout_weighted for pen in grid.penalties])
     algorithm = _check_algorithm(algorithm, grid, X)
@@ -841,6 +899,7 @@ def solve(
 
         out = workingset.solve(grid, X, y, precision=precision, **kw)
     else:
+        kw["gauge"] = gauge
         out = _solve_fista(grid, X, y, l1_ratio, weighted, check_every, precision, algorithm, **kw)
     if precision == "float32":
         out = _certified_float64(
@@ -853,8 +912,16 @@ def solve(
             fit_intercept=fit_intercept,
             tol=tol,
             timings=timings,
+            gauge=gauge,
         )
     return out
+
+
+def gauge_groups(grid) -> list[np.ndarray]:
+    """The indices of ``grid``'s penalties by gauge, in order of first appearance."""
+    gauges = [pen.gauge for pen in grid.penalties]
+    firsts = list(dict.fromkeys(gauges))
+    return [np.flatnonzero([g == first for g in gauges]) for first in firsts]
 
 
 def _solve_fista(
@@ -872,6 +939,7 @@ def _solve_fista(
     max_iter,
     timings,
     info,
+    gauge,
 ) -> ConvexResult:
     """:func:`solve` for the FISTA algorithms (``gram_ws``, ``gram``, ``design``)."""
     dtype = {"float64": jnp.float64, "float32": jnp.float32}[precision]
@@ -887,7 +955,10 @@ def _solve_fista(
     )
     if algorithm == "gram_ws":
         statics = dict(
-            fit_intercept=bool(fit_intercept), check_every=int(check_every), sizes=ws_sizes(p)
+            fit_intercept=bool(fit_intercept),
+            check_every=int(check_every),
+            sizes=ws_sizes(p),
+            gauge=gauge,
         )
         # not sharded: the lanes share one Gram matrix and one while loop per strength
         out, extras = runtime.call(fit_grid_shared, args, statics, timings=timings)
@@ -902,7 +973,10 @@ def _solve_fista(
         return out
     use_gram = algorithm == "gram"
     statics = dict(
-        fit_intercept=bool(fit_intercept), use_gram=use_gram, check_every=int(check_every)
+        fit_intercept=bool(fit_intercept),
+        use_gram=use_gram,
+        check_every=int(check_every),
+        gauge=gauge,
     )
     batch = (0, 1, 2) if np.ndim(X) == 3 else (1, 2)
     out = runtime.call(fit_grid, args, statics, timings=timings, batch_argnums=batch)

@@ -81,17 +81,9 @@ def _check(grid, task: str, n_classes) -> int | None:
     if task not in TASKS:
         raise ValueError(f"task={task!r}; choose one of {', '.join(TASKS)}")
     for pen in grid.penalties:
-        if pen.stochastic:
-            raise ValueError(
-                f"penalty {pen.label!r}: stochastic dropout trains with Bernoulli masks (the "
-                "optax trainer); scikit-learn has no such estimator"
-            )
-        if pen.dropout_weighted and task != "regression":
-            raise ValueError(
-                f"penalty {pen.label!r}: marginalized dropout is a weighted ridge for linear "
-                f"regression only; it has no exact {task} logistic form in scikit-learn (use the "
-                "optax trainer's stochastic dropout)"
-            )
+        reason = pen.supports(task, "sklearn")
+        if reason:
+            raise ValueError(f"{reason}; scikit-learn has no estimator for it")
     if task == "regression":
         return None
     if task == "binary":

@@ -67,7 +67,7 @@ from jax import lax
 
 from l1bench import runtime
 from l1bench.penalties import soft_threshold
-from l1bench.solvers.convex import ConvexResult, _gap_from_residual, rounding_floor, track_stall
+from l1bench.solvers.convex import ConvexResult, gap_from_residual, rounding_floor, track_stall
 
 K_MIN = 32  # smallest working set
 INNER = 0.3  # restricted problems are solved to INNER · tol
@@ -201,7 +201,7 @@ def _step_one(Xc, Gfull, c_full, yc, yy, d, w, v, rr, mu, kappa, mu_next, tol, b
     Ks = max(K // 2, min(K, K_MIN))  # Newton steps take supports up to this size
 
     def gap1(rr, v, w, dd):  # primal and duality gap, the formulas of convex (μ > 0 here)
-        return _gap_from_residual(v, rr, w, mu, kappa, dd)
+        return gap_from_residual(v, rr, w, mu, kappa, dd)
 
     def open_(crit, sweeps):
         return (crit > tol) & (sweeps < budget) & jnp.isfinite(crit)
@@ -428,9 +428,12 @@ def fit_path(
 
 
 def supports(grid, X) -> bool:
-    """Whether :func:`solve` applies: p > n and every penalty has an L1 part with λ > 0."""
+    """Whether :func:`solve` applies: p > n and every penalty has an L1 part with λ > 0 (and
+    supports this solver: its kernels are written for the L1 gauge)."""
     n, p = np.shape(X)[-2:]
     if p <= n:
+        return False
+    if any(pen.supports("regression", "working_set") for pen in grid.penalties):
         return False
     if any(pen.l1_ratio <= 0 for pen in grid.penalties):
         return False

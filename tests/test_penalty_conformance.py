@@ -1,0 +1,136 @@
+"""Conformance of every registered penalty to the protocol (l1bench.penalties.base).
+
+The suite iterates :data:`l1bench.penalties.PENALTIES`: a penalty added to the package is
+checked here without being named. Each check is against an independent computation: the prox
+against a numerical minimization, λ_max against fits on either side of it, the duality gap
+against the objective of a much tighter fit.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.optimize import minimize_scalar
+
+from l1bench.grid import make_grid
+from l1bench.penalties import PENALTIES, Gauge, Penalty, Strengths
+from l1bench.solvers import convex
+
+# a penalty with a gauge other than L1 (the nonnegative Lasso of tests/test_plugin_penalty.py)
+# joins the registered ones, so the suite also checks the gauge-generic formulas
+NONNEGATIVE = Gauge(
+    "nonnegative",
+    terms=lambda w: jnp.where(w >= 0, w, jnp.inf),
+    dual_norm=lambda v: jnp.maximum(jnp.max(v), 0.0),
+    shrink=lambda v, t: jnp.maximum(v - t, 0.0),
+)
+REGISTERED = {kind: make(kind) for kind, make in PENALTIES.items()}
+REGISTERED["nonneg_l1 (test)"] = Penalty("nonneg", "nonneg_l1", gauge=NONNEGATIVE)
+EXACT = {k: p for k, p in REGISTERED.items() if p.supports("regression", "convex") is None}
+
+
+def _data(seed=0, n=40, p=6):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p)) * rng.uniform(0.5, 2.0, size=p)
+    w = np.where(rng.random(p) < 0.5, rng.normal(size=p) * 2, 0.0)
+    return X, X @ w + 0.5 * rng.normal(size=n)
+
+
+def _numerical_prox(pen, z, step, lam, d):
+    """argmin_x ½ (x - z)²/step + Ω(x e_j), one coordinate at a time (Ω is separable)."""
+    out = np.empty_like(z)
+    for j in range(z.size):
+        e = np.zeros(z.size)
+        e[j] = 1.0
+
+        def f(x, j=j, e=e):
+            return 0.5 * (x - z[j]) ** 2 / step[j] + float(pen.value(x * e, lam, d))
+
+        grid = np.linspace(-3 * abs(z[j]) - 1, 3 * abs(z[j]) + 1, 4001)
+        omega = np.asarray(jax.vmap(lambda x, e=e: pen.value(x * e, lam, d))(grid))
+        best = grid[np.argmin(0.5 * (grid - z[j]) ** 2 / step[j] + omega)]
+        h = grid[1] - grid[0]
+        with np.errstate(invalid="ignore"):  # Brent's parabolas through inf (outside dom Ω)
+            res = minimize_scalar(
+                f, bounds=(best - h, best + h), method="bounded", options={"xatol": 1e-12}
+            )
+        out[j] = res.x if res.fun <= f(best) else best
+    return out
+
+
+@pytest.mark.parametrize("kind", sorted(REGISTERED))
+def test_prox_is_the_argmin(kind):
+    pen = REGISTERED[kind]
+    rng = np.random.default_rng(1)
+    p = 5
+    for trial in range(3):
+        z = rng.normal(size=p) * 3
+        lam = float(rng.uniform(0.1, 2.0))
+        d = rng.uniform(0.5, 2.0, size=p)
+        bound = float(pen.step_bound(lam))
+        step = rng.uniform(0.05, min(2.0, 0.99 * bound), size=p)  # per-coordinate steps
+        prox = np.asarray(pen.prox(z, step, lam, d))
+        ref = _numerical_prox(pen, z, step, lam, d)
+
+        def objective(x):
+            return 0.5 * np.sum((x - z) ** 2 / step) + float(pen.value(x, lam, d))
+
+        assert objective(prox) <= objective(ref) + 1e-9, (trial, prox, ref)
+        np.testing.assert_allclose(prox, ref, atol=1e-6)
+
+
+RATES = [0.5, 0.3, 0.1]  # the strengths of penalties whose path is given by dropout rates
+
+
+def _grid(pen, X, y, lam):
+    return make_grid([pen], [Strengths(lam=lam, dropout=RATES)], X[None], y[None], [0])
+
+
+def _solve(pen, X, y, lam, tol, algorithm="gram"):
+    grid = _grid(pen, X, y, lam)
+    return convex.solve(grid, X[None], y[None], tol=tol, max_iter=200_000, algorithm=algorithm)
+
+
+def _has_lam_max(pen, X, y):
+    path = pen.path(
+        Strengths(n_lambdas=2, dropout=RATES),
+        X[None],
+        y[None],
+        fit_intercept=True,
+        task="regression",
+        n_classes=None,
+    )
+    return np.isfinite(path.lam_max).all() and pen.l1_ratio > 0
+
+
+@pytest.mark.parametrize("kind", sorted(EXACT))
+def test_zero_exactly_from_lam_max(kind):
+    pen = EXACT[kind]
+    X, y = _data()
+    if not _has_lam_max(pen, X, y):
+        pytest.skip(f"{kind}: its path does not start at a λ_max with w = 0")
+    lmax = pen.lam_max(X, y, True)
+    out = _solve(pen, X, y, [lmax, 0.99 * lmax], tol=1e-12)
+    assert np.all(out.coef[0, 0, 0] == 0)
+    assert np.any(out.coef[0, 0, 1] != 0)
+
+
+@pytest.mark.parametrize("kind", sorted(EXACT))
+@pytest.mark.parametrize("algorithm", ["gram", "design", "gram_ws"])
+def test_gap_bounds_the_suboptimality_once_converged(kind, algorithm):
+    pen = EXACT[kind]
+    X, y = _data(seed=2)
+    lmax = pen.lam_max(X, y, True) if _has_lam_max(pen, X, y) else 1.0
+    lam = [0.5 * lmax, 0.1 * lmax, 0.01 * lmax]
+    tol = 1e-6
+    Xa = X if algorithm == "gram_ws" else X[None]
+    grid = _grid(pen, X, y, lam)
+    loose = convex.solve(grid, Xa, y[None], tol=tol, algorithm=algorithm)
+    tight = _solve(pen, X, y, lam, tol=1e-13)
+    assert np.all(loose.status == 0)
+    assert np.all(loose.gap >= 0) and np.all(loose.rel_gap <= tol)
+    # where λ > 0 the measure is a duality gap: it bounds the distance to the optimum
+    penalized = grid.lam > 0
+    excess = (loose.objective - tight.objective)[penalized]
+    slack = 1e-12 * np.abs(tight.objective[penalized])
+    assert np.all(excess <= loose.gap[penalized] + slack)
