@@ -62,6 +62,7 @@ def load(cfg: Config) -> Dataset:
         path=d.path,
         target=d.target,
         task=d.task,
+        loader=d._target_,
     )
 
 
