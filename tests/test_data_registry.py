@@ -2,6 +2,7 @@
 loader named by ``_target_``, loads the same way."""
 
 import inspect
+import re
 import textwrap
 import warnings
 
@@ -105,7 +106,9 @@ def test_every_dataset_declares_params_its_loader_takes(name):
     assert loader.reads_file == ("path" in sig and "target" in sig)
 
 
-def _user_module(tmp_path, monkeypatch, source, name="userdata_mod"):
+def _user_module(tmp_path, monkeypatch, source):
+    """A module of ``source`` on ``sys.path``, named after the test (so never one cached)."""
+    name = "userdata_" + re.sub(r"\W", "_", tmp_path.name)
     (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
     monkeypatch.syspath_prepend(str(tmp_path))
     return name
