@@ -43,8 +43,15 @@ class ConfigError(ValueError):
 
 @dataclass
 class DatasetConfig:
-    """Which data, how it is split and scaled (see ``l1bench.data.load_dataset``)."""
+    """Which data, how it is split and scaled (see ``l1bench.data.load_dataset``).
 
+    ``_target_`` names the loader (a dotted path, resolved at start-up; null: the shipped
+    dataset ``name``), called with the seed and ``params`` at run time (``_partial_: true``);
+    ``name`` is the dataset's label in the tables.
+    """
+
+    _target_: str | None = None
+    _partial_: bool = True
     name: str = MISSING
     params: dict[str, Any] = field(default_factory=dict)
     test_size: float = 0.25
@@ -405,6 +412,7 @@ def validate(cfg: DictConfig | Config) -> Config:
     if not 0.0 <= cfg.dataset.test_size < 1.0:
         raise ConfigError(f"dataset.test_size={cfg.dataset.test_size!r} must be in [0, 1)")
     _choice("dataset.task", cfg.dataset.task, TASKS)
+    _check_dataset(cfg.dataset)
     _choice("model.name", cfg.model.name, MODELS)
     _choice("solver.name", cfg.solver.name, SOLVERS)
     _choice("solver.precision", cfg.solver.precision, PRECISIONS)
@@ -426,6 +434,21 @@ def validate(cfg: DictConfig | Config) -> Config:
     _check_combinations(cfg)
     _check_noise(cfg)
     return cfg
+
+
+def _check_dataset(d: DatasetConfig) -> None:
+    """The loader ``dataset._target_`` names can be imported and called (before any data)."""
+    from l1bench.data import DataError, loader_for
+
+    if d._partial_ is not True:
+        raise ConfigError(
+            f"dataset._partial_={d._partial_!r} must be true: l1bench calls the loader with the "
+            "seed and dataset.params at run time"
+        )
+    try:
+        loader_for(d.name, d._target_)
+    except DataError as err:
+        raise ConfigError(str(err)) from None
 
 
 # the training suites and the task each is checked for before the data are loaded

@@ -61,6 +61,7 @@ def load(cfg: Config) -> Dataset:
         path=d.path,
         target=d.target,
         task=d.task,
+        loader=d._target_,
     )
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from l1bench.data import DataError, Dataset, load_dataset
+from l1bench.data import DATASETS, DataError, Dataset, load_dataset
 
 SETTINGS = settings(
     max_examples=60,
@@ -168,19 +168,16 @@ def test_hand_written_csv_text(header, rows, sep):
 param_values = st.one_of(
     st.integers(-3, 60), st.floats(-2, 2), st.sampled_from(["5", None, [1], float("nan")])
 )
+# every registered dataset, and every parameter name any of them declares (plus a bogus one)
+DATASET_NAMES = sorted(DATASETS)
+PARAM_NAMES = sorted({k for v in DATASETS.values() for k in v.params or ()} | {"bogus"})
 
 
 @SETTINGS
 @given(
-    name=st.sampled_from(
-        ["synthetic_sparse", "synthetic_sparse_classification", "make_regression"]
-    ),
-    params=st.dictionaries(
-        st.sampled_from(["n_samples", "n_features", "k", "rho", "snr", "noise", "bogus"]),
-        param_values,
-        max_size=3,
-    ),
+    name=st.sampled_from(DATASET_NAMES),
+    params=st.dictionaries(st.sampled_from(PARAM_NAMES), param_values, max_size=3),
     seeds=st.lists(st.integers(-1, 3), max_size=3),
 )
-def test_random_generator_params(name, params, seeds):
+def test_random_dataset_params(name, params, seeds):
     _load(name, params=params, seeds=seeds)

@@ -1,53 +1,43 @@
-"""Data loading: generators, shipped datasets and user files → a validated, split ``Dataset``.
+"""Data loading: dataset loaders → a validated, split ``Dataset``.
 
 ``load_dataset(name, seeds=..., ...)`` returns one replicate per seed, stacked on axis 0. For
-each seed, generators draw with ``random_state=seed``; then the rows are split with
+each seed, a loader draws with the seed; then the rows are split with
 ``train_test_split(random_state=seed)`` (stratified for classification) and standardized with
 statistics of the train part only.
 
-A loader is ``loader(seed, **params) -> Raw`` (see :class:`l1bench.data.split.Raw`); loaders
-whose data does not depend on the seed are marked with ``@ignores_seed`` and called once. Adding
-a dataset is one function in the module of its kind (``generators``, ``shipped``, ``files``) and
-one line in ``DATASETS``. This package does not import jax.
+A dataset is a :class:`~l1bench.data.loader.Loader`: ``load(seed, **params) -> Raw`` (see
+:class:`l1bench.data.split.Raw`) and what it is (its task, whether it uses the seed, its params).
+The shipped ones are the modules of :mod:`l1bench.data.datasets`, one each, discovered into
+``DATASETS``; a dataset config names its loader by ``_target_`` (:func:`loader_for`), so a
+user's own loader, in their own package, is named the same way. This package does not import
+jax.
 """
 
 from __future__ import annotations
 
-import inspect
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
 
-from l1bench.data import files, generators, shipped
+from l1bench.data import files
 from l1bench.data import split as _split
+from l1bench.data.datasets import discover
+from l1bench.data.loader import Loader, as_loader
 from l1bench.data.split import DataError, Raw
 
-__all__ = ["DATASETS", "DataError", "Dataset", "load_dataset"]
+__all__ = ["DATASETS", "DataError", "Dataset", "Loader", "Raw", "load_dataset", "loader_for"]
 
-DATASETS: dict[str, Callable[..., Raw]] = {
-    "make_regression": generators.make_regression,
-    "make_classification": generators.make_classification,
-    "synthetic_sparse": generators.synthetic_sparse,
-    "synthetic_sparse_classification": generators.synthetic_sparse_classification,
-    "diabetes": shipped.diabetes,
-    "breast_cancer": shipped.breast_cancer,
-    "digits": shipped.digits,
-    "wine": shipped.wine,
-    "iris": shipped.iris,
-    "file": files.from_file,
-}
-
-# arguments a loader receives from l1bench itself, never from the user's params
-_RESERVED = ("seed", "random_state", "coef", "path", "target")
+# the shipped datasets: {name: Loader}, from the modules of l1bench.data.datasets
+DATASETS: dict[str, Loader] = discover()
 
 
 class Dataset(NamedTuple):
     """Train/test data, one replicate per seed (S seeds, stacked on axis 0).
 
     Attributes:
-      name: the dataset's name in ``DATASETS``.
+      name: the dataset's label in the tables (``dataset.name``).
       task: ``regression`` | ``binary`` | ``multiclass``.
       X_train: (S, n_train, p) float64.
       y_train: (S, n_train) float64 (regression) or int64 class indices 0..K-1.
@@ -76,19 +66,67 @@ class Dataset(NamedTuple):
     offset: np.ndarray
 
 
-def _accepted_params(loader: Callable) -> list[str] | None:
-    """The keyword names a loader accepts from the user, or None if it takes any."""
-    sig = inspect.signature(loader)  # follows __wrapped__ to sklearn's generators
-    kinds = {p.kind for p in sig.parameters.values()}
-    if inspect.Parameter.VAR_KEYWORD in kinds:
-        return None
-    return [p for p in sig.parameters if p not in _RESERVED]
+def resolve_target(target: str) -> Loader:
+    """The loader a dataset config's ``_target_`` names, resolved with Hydra's ``instantiate``.
+
+    Args:
+      target: a dotted path, ``package.module.name``, to a :class:`Loader` or to a function
+        ``load(seed, **params) -> Raw``.
+
+    Raises:
+      DataError: naming ``dataset._target_`` when it cannot be imported or is not callable.
+    """
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    where = f"dataset._target_={target!r}"
+    if not isinstance(target, str) or not target.strip():
+        raise DataError(f"{where} must be a dotted path (package.module.name) to a loader")
+    try:
+        deferred = instantiate({"_target_": target, "_partial_": True})
+    except InstantiationException as err:
+        if err.__cause__ is None:
+            raise DataError(
+                f"{where} is not a loader ({err}); name a function load(seed, **params) -> Raw "
+                "or an l1bench.data.Loader"
+            ) from None
+        lines = str(err.__cause__).splitlines()
+        reason = " ".join(lines[1:] or lines)
+        raise DataError(
+            f"{where} cannot be imported: {reason} (is its package on PYTHONPATH?)"
+        ) from None
+    return as_loader(deferred.func)
 
 
-def _check_settings(name, seeds, params, test_size, task, path, target):
+def loader_for(name: str, target: str | Callable | None = None) -> Loader:
+    """The loader of a dataset config: its ``_target_``, or the shipped dataset ``name``.
+
+    Args:
+      name: ``dataset.name``, the table label; with no ``target`` a key of ``DATASETS``.
+      target: ``dataset._target_`` (a dotted path), a loader itself, or None.
+
+    Raises:
+      DataError: an unknown ``name`` without ``target``; a ``target`` that cannot be imported
+        or is not callable; a ``name`` of a shipped dataset with the ``_target_`` of another
+        (a ``dataset.name=`` override that left the group's loader in place).
+    """
+    if target is None:
+        if not isinstance(name, str) or name not in DATASETS:
+            raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+        return DATASETS[name]
+    loader = resolve_target(target) if isinstance(target, str) else as_loader(target)
+    shipped = {id(v): k for k, v in DATASETS.items()}
+    if name in DATASETS and id(loader) in shipped and shipped[id(loader)] != name:
+        raise DataError(
+            f"dataset.name={name!r} is a shipped dataset but dataset._target_={target!r} is "
+            f"the loader of {shipped[id(loader)]}; choose the dataset with dataset={name} "
+            "(the group), not dataset.name"
+        )
+    return loader
+
+
+def _check_settings(name, loader, seeds, params, test_size, task, path, target):
     """Validate the arguments of :func:`load_dataset`; return seeds as ints, params as a dict."""
-    if not isinstance(name, str) or name not in DATASETS:
-        raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence | np.ndarray):
         raise DataError(f"dataset {name}: seeds must be a list of integers >= 0, got {seeds!r}")
     if len(seeds) == 0:
@@ -112,9 +150,12 @@ def _check_settings(name, seeds, params, test_size, task, path, target):
     if not isinstance(params, Mapping):
         raise DataError(f"dataset {name}: params must be a mapping, got {type(params).__name__}")
     params = {str(k): v for k, v in params.items()}
-    if name != "file" and (path is not None or target is not None):
-        raise DataError(f"dataset {name}: path and target are only used with dataset=file")
-    accepted = _accepted_params(DATASETS[name])
+    if not loader.reads_file and (path is not None or target is not None):
+        raise DataError(
+            f"dataset {name}: path and target are only used with dataset=file (or a loader "
+            "that reads a file)"
+        )
+    accepted = loader.params
     if accepted is not None:
         unknown = [k for k in params if k not in accepted]
         if unknown:
@@ -125,22 +166,30 @@ def _check_settings(name, seeds, params, test_size, task, path, target):
     return seeds, params
 
 
-def _draw(name: str, seed: int, params: dict, path, target) -> Raw:
-    loader = DATASETS[name]
-    kwargs = dict(params, path=path, target=target) if name == "file" else params
+def _draw(name: str, loader: Loader, seed: int, params: dict, path, target) -> Raw:
+    kwargs = dict(params, path=path, target=target) if loader.reads_file else params
     try:
-        return loader(seed, **kwargs)
+        raw = loader(seed, **kwargs)
     except DataError:
         raise
     except (TypeError, ValueError, OverflowError, MemoryError) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise DataError(f"dataset {name}: invalid params {params}: {reason}") from None
+    if not isinstance(raw, Raw):
+        raise DataError(
+            f"dataset {name}: its loader returned a {type(raw).__name__}; a loader returns an "
+            "l1bench.data.Raw (X, y, true_coef, task, feature_names, target_name)"
+        )
+    return raw
 
 
-def _prepare(name: str, raw: Raw, task: str):
-    """Validate one draw, encode its target and drop constant features."""
+def _prepare(name: str, loader: Loader, raw: Raw, task: str):
+    """Validate one draw, encode its target and drop constant features.
+
+    The task is ``task`` when given, else the loader's declared one, else the Raw's, else
+    inferred from the target (:func:`l1bench.data.files.infer_task`)."""
     X, y, names = _split.check_xy(name, raw)
-    resolved = task if task != "auto" else raw.task
+    resolved = next((t for t in (task, loader.task, raw.task) if t != "auto"), "auto")
     if resolved == "auto":
         resolved = files.infer_task(y)
     kind, y, classes = _split.encode_target(name, y, resolved, raw.target_name)
@@ -161,22 +210,27 @@ def load_dataset(
     path: str | None = None,
     target: str | None = None,
     task: str = "auto",
+    loader: str | Callable | None = None,
 ) -> Dataset:
     """Load, validate, split and standardize a dataset, one replicate per seed.
 
     Args:
-      name: a key of ``DATASETS``.
-      seeds: one or more integer seeds ≥ 0; each draws the data (generators) and the split.
-      params: the generator's keyword arguments (``random_state`` is the seed); checked
-        against the generator's signature.
+      name: the dataset's label; without ``loader``, a key of ``DATASETS``.
+      seeds: one or more integer seeds ≥ 0; each draws the data (loaders that use the seed)
+        and the split.
+      params: the loader's keyword arguments (for scikit-learn's generators ``random_state``
+        is the seed); checked against the loader's ``params``.
       test_size: fraction of rows held out, in [0, 1); 0 keeps every row for training.
       standardize: zero mean / unit std (ddof=0) with the train part's statistics;
         ``False`` leaves X exactly as loaded.
-      path: the file (``name="file"``): ``.csv``, ``.parquet`` or ``.npz``.
+      path: the file (``name="file"``, or a loader that reads a file): ``.csv``, ``.parquet``
+        or ``.npz``.
       target: the target column (tables) or array (npz, default ``y``).
       task: ``auto`` | ``regression`` | ``classification``. Generators and shipped datasets
-        know their task and ``auto`` keeps it; for files ``auto`` infers it (see
+        declare their task and ``auto`` keeps it; for files ``auto`` infers it (see
         :func:`l1bench.data.files.infer_task`).
+      loader: ``dataset._target_``, a dotted path to a loader, or a loader itself
+        (:func:`loader_for`); None: the shipped dataset ``name``.
 
     Returns:
       A :class:`Dataset`.
@@ -184,12 +238,13 @@ def load_dataset(
     Raises:
       DataError: naming the dataset, the field and what is allowed.
     """
-    seeds, params = _check_settings(name, seeds, params, test_size, task, path, target)
-    per_seed = not getattr(DATASETS[name], "ignores_seed", False)
+    loader = loader_for(name, loader)
+    seeds, params = _check_settings(name, loader, seeds, params, test_size, task, path, target)
     parts, prepared = [], None
     for seed in seeds:
-        if per_seed or prepared is None:
-            prepared = _prepare(name, _draw(name, seed, params, path, target), task)
+        if loader.uses_seed or prepared is None:
+            raw = _draw(name, loader, seed, params, path, target)
+            prepared = _prepare(name, loader, raw, task)
         X, y, coef, kind, names, classes = prepared
         Xtr, ytr, Xte, yte = _split.split(
             name, X, y, seed=seed, test_size=test_size, stratify=kind != "regression"

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from l1bench.data.split import DataError, Raw, ignores_seed
+from l1bench.data.split import DataError, Raw
 
 SUFFIXES = (".csv", ".parquet", ".npz")
 MAX_CLASSES_AUTO = 10
@@ -99,14 +99,10 @@ def _position(target: str, n_columns: int) -> str | None:
     return str(j % n_columns) if -n_columns <= j < n_columns else None
 
 
-@ignores_seed
-def from_file(
-    seed: int, *, path: str | Path | None, target: str | None, header: bool = True
-) -> Raw:
+def read_file(path: str | Path | None, target: str | None, header: bool = True) -> Raw:
     """Read a user file (csv, parquet, npz) into a :class:`~l1bench.data.split.Raw`.
 
     Args:
-      seed: unused; the file is the same for every seed.
       path: the file; its suffix picks the reader.
       target: the target column (tables) or array (npz, default ``y``). In a csv read with
         ``header=False`` the column's position: ``0`` is the first, ``-1`` the last.
@@ -117,7 +113,6 @@ def from_file(
       DataError: naming what is wrong (missing file, suffix, target column, non-numeric
         feature columns, no rows, no features).
     """
-    del seed
     if path is None or str(path).strip() in ("", "???"):
         raise _problem("dataset.path is required for dataset=file (a .csv, .parquet or .npz)")
     path = Path(path)

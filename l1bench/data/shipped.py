@@ -1,26 +1,14 @@
-"""The datasets scikit-learn ships; the seed changes only the train/test split."""
+"""The datasets scikit-learn ships, as a :class:`~l1bench.data.split.Raw` (their own modules are
+``l1bench.data.datasets.<name>``); the seed changes only the train/test split."""
 
 from __future__ import annotations
 
-from sklearn import datasets as skd
+from sklearn.utils import Bunch
 
-from l1bench.data.split import Raw, ignores_seed
-
-
-def _shipped(loader, task: str):
-    @ignores_seed
-    def load(seed: int) -> Raw:
-        del seed
-        bunch = loader()
-        return Raw(bunch.data, bunch.target, None, task, tuple(map(str, bunch.feature_names)))
-
-    load.__name__ = load.__qualname__ = loader.__name__.removeprefix("load_")
-    load.__doc__ = f"scikit-learn's ``{loader.__name__}()`` ({task})."
-    return load
+from l1bench.data.split import Raw
 
 
-diabetes = _shipped(skd.load_diabetes, "regression")
-breast_cancer = _shipped(skd.load_breast_cancer, "classification")
-digits = _shipped(skd.load_digits, "classification")
-wine = _shipped(skd.load_wine, "classification")
-iris = _shipped(skd.load_iris, "classification")
+def from_bunch(bunch: Bunch) -> Raw:
+    """A scikit-learn ``Bunch`` (``data``, ``target``, ``feature_names``) as a Raw; the task is
+    the loader's declared one."""
+    return Raw(bunch.data, bunch.target, None, "auto", tuple(map(str, bunch.feature_names)))

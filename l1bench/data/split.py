@@ -7,7 +7,6 @@ and what is allowed; nothing lets a numpy or pandas traceback through.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -39,12 +38,6 @@ class Raw(NamedTuple):
 
 
 HUGE = 1e150  # larger magnitudes overflow float64 when squared (1e150² = 1e300 still fits)
-
-
-def ignores_seed(loader: Callable) -> Callable:
-    """Mark a loader whose data does not depend on the seed; it is then called once per load."""
-    loader.ignores_seed = True
-    return loader
 
 
 def _listed(items, limit: int = 10) -> str:
