@@ -19,7 +19,7 @@ import pytest
 import l1bench  # noqa: F401  (enables float64, as every l1bench entry point does)
 from l1bench import robustness
 from l1bench.noise import NOISE_MODELS, check_suite
-from l1bench.noise.adversarial import adversarial_linf
+from l1bench.noise.models.adversarial_linf import adversarial_linf
 
 Z = 4.0  # standard errors allowed in Monte-Carlo comparisons
 DUAL = {"adversarial_linf": lambda w: np.abs(w).sum(), "adversarial_l2": np.linalg.norm}
