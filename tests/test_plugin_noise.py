@@ -1,19 +1,24 @@
 """A noise model from outside l1bench: docs/extending.md's *A noise model*, followed literally.
 
-The package and the YAML are written into tmp_path (nothing in l1bench names them), the CLI runs
-in a subprocess with the package on PYTHONPATH and the config directory on hydra.searchpath,
+The guide's code blocks are read from docs/extending.md: its module and its YAML are written
+into tmp_path (nothing in l1bench names them), and its command line runs the CLI in a
+subprocess with the package on PYTHONPATH and the config directory on hydra.searchpath,
 and the robustness table's rows for the new model are checked against the model's formula
 computed here from the run's coefficients and the dataset's test split. Bad ``_target_``
 values are checked at start-up, in-process.
 """
 
 import os
+import re
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from omegaconf import OmegaConf
 
 from l1bench import pipeline
 from l1bench.config import ConfigError, validate
@@ -21,46 +26,25 @@ from l1bench.noise import check_suite
 
 from conftest import compose_config
 
-# the guide's files, verbatim
-MODULE = '''\
-"""Sensor drift: every input feature read off by the same amount."""
-
-from l1bench.noise import NoiseModel
+ROOT = Path(__file__).resolve().parents[1]
 
 
-def input_shift(key, X, y, params, level, *, offset=1.0, **_):
-    """X' = X + level * offset in every entry; y and the weights unchanged."""
-    return X + level * offset, y, params
+def _guide():
+    """The code blocks of docs/extending.md's *A noise model*: ``{language: text}``."""
+    text = (ROOT / "docs" / "extending.md").read_text()
+    section = text.split("\n## A noise model\n", 1)[1].split("\n## ", 1)[0]
+    return dict(re.findall(r"```(\w+)\n(.*?)```", section, re.S))
 
 
-def check(options, *, levels, task, depth):
-    offset = options["offset"]
-    if isinstance(offset, bool) or not isinstance(offset, (int, float)):
-        raise ValueError(f"offset={offset!r} must be a number")
+GUIDE = _guide()
+MODULE, YAML = GUIDE["python"], GUIDE["yaml"]
 
 
-MODEL = NoiseModel(
-    name="input_shift",
-    target="inputs",
-    fn=input_shift,
-    options={"offset": 1.0},
-    random=False,  # deterministic: one draw
-    additive=True,  # X + level * E, E = offset everywhere: the quadratic form applies
-    stages=("test",),
-    description="X + level * offset in every entry",
-    level="the shift, in units of offset (>= 0)",
-    check=check,
-)
-'''
-YAML = """\
-# Sensor drift: every input feature shifted by level * offset.
-models:
-  input_shift:
-    _target_: mypkg.drift.MODEL
-    levels: [0.5, 1.0, 2.0]
-    offset: 0.3
-"""
-RUN = ["penalty=l1", "penalty.l1.n_lambdas=3", "cv_folds=0", "train_noise=none"]
+def _guide_args(root):
+    """The guide's command line after ``l1bench``, its config directory under ``root``."""
+    words = shlex.split(GUIDE["bash"].replace("\\\n", " "))
+    args = words[words.index("l1bench") + 1 :]
+    return [a.replace("file://$PWD/", f"file://{root}/") for a in args]
 
 
 def _write_plugin(root):
@@ -77,15 +61,9 @@ def test_a_noise_model_from_a_users_package_runs_in_the_cli(tmp_path):
     run_dir = tmp_path / "run"
     env = dict(os.environ)
     env["PYTHONPATH"] = f"{tmp_path}:{env.get('PYTHONPATH', '')}".rstrip(":")
-    cmd = [
-        sys.executable,
-        "-m",
-        "l1bench",
-        f"hydra.run.dir={run_dir}",
-        f"hydra.searchpath=[file://{tmp_path}/myconfigs]",
-        "noise=input_shift",
-        *RUN,
-    ]
+    args = _guide_args(tmp_path)
+    assert f"hydra.searchpath=[file://{tmp_path}/myconfigs]" in args and "noise=input_shift" in args
+    cmd = [sys.executable, "-m", "l1bench", f"hydra.run.dir={run_dir}", *args]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert res.returncode == 0, res.stderr
 
@@ -93,12 +71,14 @@ def test_a_noise_model_from_a_users_package_runs_in_the_cli(tmp_path):
     fits = pd.read_csv(run_dir / "fits.csv")
     coefs = np.load(run_dir / "coefs.npz")
     assert set(rob["noise"]) == {"input_shift"}
-    assert sorted(set(rob["level"])) == [0.5, 1.0, 2.0]
+    entry = OmegaConf.create(YAML).models.input_shift
+    assert sorted(set(rob["level"])) == sorted(entry.levels)
     assert (rob["draws"] == 1).all()  # random=False: one draw
-    assert len(rob) == 3 * len(fits)
+    assert len(rob) == len(entry.levels) * len(fits)
 
-    # the model's formula, here: MSE of fit f at level l is mean((y - (X + 0.3 l) w_f - b_f)^2)
-    data = pipeline.load(validate(compose_config(*RUN, "noise=none")))
+    # the model's formula, here: MSE of fit f at level l is mean((y - (X + c l) w_f - b_f)^2)
+    same_data = [a for a in args if not a.startswith(("hydra.", "noise="))]
+    data = pipeline.load(validate(compose_config(*same_data, "noise=none")))
     X, y = data.X_test[0], data.y_test[0]
     key = ["penalty", "seed", "lam_index"]
     fits = fits.assign(_row=np.arange(len(fits)))
@@ -106,7 +86,7 @@ def test_a_noise_model_from_a_users_package_runs_in_the_cli(tmp_path):
     coef, intercept = coefs["coef"][rows["_row"]], coefs["intercept"][rows["_row"]]
     clean = np.mean((y[None] - coef @ X.T - intercept[:, None]) ** 2, axis=1)
     np.testing.assert_allclose(rows["clean_error"], clean, rtol=1e-9)
-    shifted = X[None] + 0.3 * rows["level"].to_numpy()[:, None, None]
+    shifted = X[None] + entry.offset * rows["level"].to_numpy()[:, None, None]
     pred = np.einsum("rnp,rp->rn", shifted, coef) + intercept[:, None]
     want = np.mean((y[None] - pred) ** 2, axis=1)
     np.testing.assert_allclose(rows["error"], want, rtol=1e-9)
