@@ -262,3 +262,24 @@ def test_a_noise_model_object_is_accepted_as_its_own_target():
     m = NOISE_MODELS["gaussian"]
     entry = check_entry("g2", {"_target_": m, "levels": [0.2]}, task="regression", depth=1)
     assert entry.model == m._replace(name="g2") and isinstance(entry.model, NoiseModel)
+
+
+def test_a_relabelled_model_gives_the_errors_of_the_model_it_names():
+    """evaluate_fits with ``("g2", levels, {"_target_": <gaussian's NoiseModel>})`` at the
+    position of ``gaussian`` draws the same numbers (the key is the suite position's), so
+    its errors are gaussian's; checked entries (SuiteEntry) are accepted as they are."""
+    rng = np.random.default_rng(2)
+    W, b = rng.standard_normal((3, P)), rng.standard_normal(3)
+    batch = ({"w": jnp.asarray(W)[:, :, None], "b": jnp.asarray(b)[:, None]},)
+    X, y = rng.standard_normal((N, P)), rng.standard_normal(N)
+    kw = dict(task="regression", draws=3, key=4, method="direct")
+    shipped = robustness.evaluate_fits(batch, X, y, suite=[("gaussian", [0.5])], **kw)
+    target = NOISE_MODELS["gaussian"]
+    mine = robustness.evaluate_fits(batch, X, y, suite=[("g2", [0.5], {"_target_": target})], **kw)
+    entry = check_entry("g3", {"_target_": target, "levels": [0.5]}, task="regression", depth=1)
+    checked = robustness.evaluate_fits(batch, X, y, suite=[entry], **kw)
+    assert list(mine) == ["g2"] and list(checked) == ["g3"]
+    np.testing.assert_array_equal(mine["g2"]["mse"], shipped["gaussian"]["mse"])
+    np.testing.assert_array_equal(checked["g3"]["mse"], shipped["gaussian"]["mse"])
+    mse = shipped["gaussian"]["mse"]  # (F, levels, draws)
+    assert not np.array_equal(mse[..., 0], mse[..., 1])  # the draws differ: noise was drawn
