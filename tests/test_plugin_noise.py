@@ -140,3 +140,18 @@ def test_a_users_model_is_checked_by_its_own_check_and_labelled_by_its_key(tmp_p
     (entry,) = check_suite(cfg.noise.models, cfg.noise.draws, task="regression", depth=1)
     assert entry.model.name == "drift" and entry.options == {"offset": 2}
     assert entry.model.fn.__module__ == "mypkg.drift"
+
+
+def test_train_noise_name_takes_a_target_in_its_options():
+    """``train_noise.name`` labels a model given by ``train_noise.options._target_``; a target
+    that cannot be imported is an error naming it."""
+    base = ["train_noise=none", "train_noise.name=wild", "train_noise.level=0.1"]
+    target = "l1bench.noise.models.label_outliers.MODEL"
+    cfg = validate(compose_config(*base, f"+train_noise.options._target_={target}"))
+    data = pipeline.load(cfg)
+    corrupted = pipeline.corrupt_training_data(cfg, data)
+    changed = corrupted.y_train[0] != data.y_train[0]  # label_outliers: round(0.1 n) labels
+    assert changed.sum() == round(0.1 * data.y_train.shape[1])
+    np.testing.assert_array_equal(corrupted.X_train, data.X_train)
+    with pytest.raises(ConfigError, match=r"train_noise\.wild\._target_='nopkg_xyz\.MODEL'"):
+        validate(compose_config(*base, "+train_noise.options._target_=nopkg_xyz.MODEL"))
