@@ -10,8 +10,8 @@ Every noise model is one function with the uniform signature
 with ``X`` (n, p) test inputs, ``y`` (n,) targets (class indices as floats for classification),
 ``params`` a :mod:`l1bench.models` pytree and ``level`` a (possibly traced) scalar, so that
 levels × draws × fits vmap. What a model does not touch is returned unchanged. Besides its own
-options, every fn accepts (and may ignore) the context keywords ``task``, ``activation`` and
-``n_classes``.
+options, every fn accepts (and may ignore) the context keywords ``task``, ``activation``,
+``n_classes`` and ``train_mean``.
 
 =====================  ===========  ===========================================================
 name                   target       perturbation (level ℓ)
@@ -58,7 +58,7 @@ in a suite entry by ``_target_`` (its dotted path, resolved by Hydra's
    noise:
      models:
        input_shift:
-         _target_: mypkg.shift.MODEL
+         _target_: mypkg.drift.MODEL
          levels: [0.5, 1.0]
 
 The entry's key is its label in the tables. Without ``_target_`` the key names a shipped model.
