@@ -108,6 +108,7 @@ class PenaltyConfig:
 @dataclass
 class NoiseConfig:
     """Evaluation-time noise suite: ``models`` maps a noise model's name to ``{levels: [...],
+    **options}``, or a label to ``{_target_: <dotted path of a NoiseModel>, levels: [...],
     **options}`` (see ``l1bench.noise``); ``draws`` random draws per level."""
 
     draws: int = 10
@@ -126,8 +127,9 @@ class TrainNoiseConfig:
     (``contamination.csv``). The suite of the other task is ignored.
 
     ``name`` / ``level`` / ``options``: one model at one level corrupting the training data of
-    every fit of the job (``name`` null = off); a contamination suite then starts from that
-    corrupted data.
+    every fit of the job (``name`` null = off; ``options._target_`` names a model of your own);
+    a contamination suite then starts from that corrupted data. Suite entries take
+    ``_target_`` as in :class:`NoiseConfig`.
     """
 
     name: str | None = None
@@ -464,7 +466,7 @@ def _check_noise(cfg: Config) -> None:
         check_suite(cfg.noise.models, cfg.noise.draws, task=None, depth=depth)
         tn = cfg.train_noise
         if tn.name is not None:
-            if tn.name not in models_for("train"):
+            if "_target_" not in tn.options and tn.name not in models_for("train"):
                 raise ValueError(
                     f"train_noise.name={tn.name!r}; choose one of {', '.join(models_for('train'))}"
                 )

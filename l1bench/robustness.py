@@ -518,8 +518,8 @@ def _suite_entries(suite, task, depth) -> list[SuiteEntry]:
         )
     entries, seen = [], set()
     for i, item in enumerate(suite):
-        if isinstance(item, SuiteEntry):
-            item = (item.model.name, item.levels, item.options)
+        if isinstance(item, SuiteEntry):  # re-checked for this task and depth
+            item = (item.model.name, item.levels, {**item.options, "_target_": item.model})
         if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
             raise ValueError(
                 f"suite[{i}]={item!r}; each entry is (noise_name, levels) or "
@@ -562,7 +562,9 @@ def evaluate_fits(
       X_test: (n, p) test inputs. y_test: (n,) targets, or class indices 0..K−1.
       task: ``regression`` | ``binary`` | ``multiclass``.
       suite: ``[(noise_name, levels, options), ...]`` (options may be left out), names from
-        :data:`l1bench.noise.NOISE_MODELS`, each at most once; levels a list of scalars >= 0.
+        :data:`l1bench.noise.NOISE_MODELS` (or labels, with ``options["_target_"]`` a
+        :class:`~l1bench.noise.NoiseModel` or its dotted path), each at most once; levels a
+        list of scalars >= 0.
       draws: random draws per level, >= 1 (deterministic models get 1).
       key: a PRNG key (``jax.random.key``) or an int seed; model ``i`` and draw ``d`` use
         ``fold_in(fold_in(key, i), d)``, the same for every fit and every level.

@@ -11,10 +11,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import l1bench  # noqa: F401  (enables float64, as every l1bench entry point does)
+import l1bench.runtime  # noqa: F401  (turns on float64, as every l1bench entry point does)
 from l1bench import models
 from l1bench.noise import NOISE_MODELS, TARGETS, check_entry, check_suite
-from l1bench.noise.adversarial import adversarial_l2, adversarial_linf, example_loss
+from l1bench.noise.adversarial import example_loss
+from l1bench.noise.models.adversarial_l2 import adversarial_l2
+from l1bench.noise.models.adversarial_linf import adversarial_linf
 
 Z = 4.0  # standard errors allowed in Monte-Carlo comparisons
 SHAPE = (2000, 50)  # one shape for the distribution tests: jax compiles each sampler once
@@ -113,7 +115,7 @@ def test_gamma_sampler_follows_the_gamma_law(a):
     and float32; a = 1 rejects the most proposals, so the redraw loop runs."""
     from scipy import stats
 
-    from l1bench.noise.random import gamma_large
+    from l1bench.noise.sampling import gamma_large
 
     for dtype in (jnp.float64, jnp.float32):
         g = np.asarray(gamma_large(jax.random.key(1), a, (20000,), dtype))
@@ -122,7 +124,7 @@ def test_gamma_sampler_follows_the_gamma_law(a):
 
 
 def test_gamma_sampler_rejects_a_shape_below_one():
-    from l1bench.noise.random import gamma_large
+    from l1bench.noise.sampling import gamma_large
 
     with pytest.raises(ValueError, match=r"a=0.5 must be >= 1"):
         gamma_large(jax.random.key(0), 0.5, (10,), jnp.float64)
@@ -132,7 +134,7 @@ def test_gamma_sampler_rejects_a_shape_below_one():
 def test_student_t_sampler_follows_the_t_law(df):
     from scipy import stats
 
-    from l1bench.noise.random import standard_t
+    from l1bench.noise.sampling import standard_t
 
     t = np.asarray(standard_t(jax.random.key(2), df, (100, 200), jnp.float64))
     assert t.shape == (100, 200)

@@ -1,8 +1,11 @@
 """Worst-case input perturbations within a norm ball ``‖δ_i‖ ≤ ℓ`` for each test example i.
 
-Both functions (:func:`adversarial_linf`, :func:`adversarial_l2`) have the uniform signature of
-:mod:`l1bench.noise` and return ``(X + Δ, y, params)``: the perturbed inputs, labels and weights
-unchanged. The level ℓ is the radius of the ball (not a standard deviation).
+The machinery of the two adversarial noise models (:mod:`l1bench.noise.models.adversarial_linf`,
+:mod:`l1bench.noise.models.adversarial_l2`): :func:`worst_case` builds the perturbation of a
+budget's norm, with the uniform signature of :mod:`l1bench.noise`, returning ``(X + Δ, y,
+params)`` (labels and weights unchanged); :func:`exact_outputs` its closed-form outputs;
+:func:`check_options` the checks of their shared :data:`OPTIONS`. The level ℓ is the radius of
+the ball (not a standard deviation).
 
 **Exact** (``attack="exact"``, chosen by ``"auto"`` for models without a hidden layer on a
 regression or binary task). Let ``‖·‖_*`` be the dual of the budget's norm (‖·‖₁ for L∞, ‖·‖₂
@@ -45,9 +48,12 @@ import jax
 import jax.numpy as jnp
 
 from l1bench import models
+from l1bench.noise import checks
 
 ATTACKS = ("auto", "exact", "pgd", "fgsm")
 NORMS = ("linf", "l2")
+# the options of both worst cases, with their defaults
+OPTIONS = {"attack": "auto", "steps": 20, "restarts": 1, "step_size": None}
 
 
 def exact_available(params_or_depth, task: str) -> bool:
@@ -85,7 +91,10 @@ def _exact(X, y, params, level, norm, task):
     return X - level * s[:, None] * g[None, :]
 
 
-def _outputs(norm):
+def exact_outputs(norm):
+    """The closed-form ``outputs`` of a :class:`~l1bench.noise.NoiseModel` for the ``norm``
+    budget (``linf`` | ``l2``): see the inner function."""
+
     def outputs(key, X, y, params, level, *, task="regression", attack="auto", **_):
         """The model's outputs on the exact worst case without forming it, or None (PGD).
 
@@ -202,7 +211,10 @@ def _worst_of(params, y, X_a, X_b):
     return jnp.where(take_b[:, None], X_b, X_a)
 
 
-def _attack(norm):
+def worst_case(norm):
+    """The perturbation ``fn`` of the worst case under the ``norm`` budget (``linf`` | ``l2``,
+    the module docstring): exact where :func:`exact_available`, PGD / FGSM otherwise."""
+
     def fn(
         key,
         X,
@@ -255,43 +267,24 @@ def _attack(norm):
     return fn
 
 
-adversarial_linf = _attack("linf")
-adversarial_linf.__doc__ = """Worst case under ``‖δ_i‖∞ ≤ ℓ`` per example (module docstring).
+def check_options(options, *, levels, task, depth) -> None:
+    """The checks of :data:`OPTIONS` (a :class:`~l1bench.noise.NoiseModel`'s ``check``).
 
-Exact for models without hidden layers on regression / binary tasks: ``δ = −ℓ·s·sign(w)``, the
-absolute residual (regression) grows, or the margin (binary) shrinks, by ``ℓ‖w‖₁``. PGD
-otherwise.
-
-Args:
-  task: ``regression`` | ``binary`` | ``multiclass``. activation: the MLP's activation.
-  attack: ``auto`` (exact where available, else PGD) | ``exact`` | ``pgd`` | ``fgsm``.
-  steps: PGD steps. restarts: PGD runs (the first from the clean point), worst kept.
-  step_size: PGD step; None means ``2.5·ℓ/steps``.
-
-Returns:
-  ``(X + Δ, y, params)``.
-
-Raises:
-  ValueError: ``attack=exact`` where there is no closed form, or an unknown attack.
-"""
-adversarial_l2 = _attack("l2")
-adversarial_linf_outputs = _outputs("linf")
-adversarial_l2_outputs = _outputs("l2")
-adversarial_l2.__doc__ = """Worst case under ``‖δ_i‖₂ ≤ ℓ`` per example (module docstring).
-
-Exact for models without hidden layers on regression / binary tasks: ``δ = −ℓ·s·w/‖w‖₂``, the
-absolute residual (regression) grows, or the margin (binary) shrinks, by ``ℓ‖w‖₂``. PGD
-otherwise.
-
-Args:
-  task: ``regression`` | ``binary`` | ``multiclass``. activation: the MLP's activation.
-  attack: ``auto`` (exact where available, else PGD) | ``exact`` | ``pgd`` | ``fgsm``.
-  steps: PGD steps. restarts: PGD runs (the first from the clean point), worst kept.
-  step_size: PGD step; None means ``2.5·ℓ/steps``.
-
-Returns:
-  ``(X + Δ, y, params)``.
-
-Raises:
-  ValueError: ``attack=exact`` where there is no closed form, or an unknown attack.
-"""
+    Raises:
+      ValueError: an unknown ``attack``; ``attack=exact`` where there is no closed form
+        (a hidden layer, or a multiclass task; not judged before the task is known when the
+        depth allows it); ``steps`` or ``restarts`` not an integer >= 1; ``step_size`` neither
+        null nor a finite number > 0.
+    """
+    del levels  # radii: any level >= 0
+    checks.choice(options, "attack", ATTACKS)
+    if options["attack"] == "exact" and not exact_available(depth, task or "regression"):
+        raise ValueError(
+            f"attack=exact: no closed form for this budget here; it is only available for "
+            f"models without hidden layers on regression or binary tasks (task={task}, "
+            f"{depth} layers); use attack=pgd, fgsm or auto"
+        )
+    checks.count(options, "steps")
+    checks.count(options, "restarts")
+    if options["step_size"] is not None:
+        checks.positive(options, "step_size")
