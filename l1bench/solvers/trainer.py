@@ -54,6 +54,7 @@ import optax
 from jax import lax
 
 from l1bench import models, runtime
+from l1bench.losses import for_task
 from l1bench.penalties import soft_threshold
 from l1bench.solvers import transforms
 from l1bench.solvers.transforms import penalized_optimizer, weight_mask
@@ -90,14 +91,6 @@ class TrainResult(NamedTuple):
     kkt: np.ndarray
     n_iter: np.ndarray
     status: np.ndarray
-
-
-def _example_loss(task: str, out, y):
-    if task == "regression":
-        return 0.5 * (y - out[0]) ** 2
-    if task == "binary":
-        return jax.nn.softplus(out[0]) - y * out[0]
-    return jax.nn.logsumexp(out) - out[y]
 
 
 def _penalty(params, lam, l1_ratio):
@@ -183,15 +176,8 @@ def intercept0(y, *, task: str, n_out: int, fit_intercept: bool) -> np.ndarray:
     Returns:
       (n_out,) the initial output bias.
     """
-    y = np.asarray(y, dtype=np.float64)
-    if not fit_intercept:
-        return np.zeros(n_out)
-    if task == "regression":
-        return np.array([y.mean()])
-    labels = np.arange(2 if task == "binary" else n_out)
-    shares = np.array([np.mean(y == c) for c in labels])
-    logs = np.log(np.maximum(shares, 0.5 / y.size))
-    return logs[1:] - logs[:1] if task == "binary" else logs - logs.mean()
+    loss = for_task(task)
+    return np.asarray(loss.zero_intercept(loss.encode(np.asarray(y), n_out), fit_intercept))
 
 
 def _with_bias(params, b0):
@@ -352,19 +338,21 @@ def _fit_one(key, X, y, b0, lam, l1_ratio, rate, lr, tol, *, cfg):
     k_init, k_drop, k_batch = (jax.random.fold_in(key, STREAMS[s]) for s in TRAIN_STREAMS)
     params0 = _with_bias(models.init(k_init, p, cfg["n_out"], cfg["hidden"], dtype), b0)
     apply = partial(models.apply, activation=cfg["activation"])
-    loss_of = partial(_example_loss, cfg["task"])
+    datafit = for_task(cfg["task"])
+    T = datafit.encode(y, cfg["n_out"], dtype)  # (n_out, n)
+    loss_of = jax.vmap(datafit.example, in_axes=(0, 1))
 
     def full_loss(params):
         out = jax.vmap(lambda x: apply(params, x))(X)
-        return jnp.mean(jax.vmap(loss_of)(out, y))
+        return jnp.mean(loss_of(out, T))
 
     def batch_loss(params, step):
         if cfg["batch_size"] is None:
-            Xb, yb = X, y
+            Xb, Tb = X, T
         else:
             idx = jax.random.permutation(jax.random.fold_in(k_batch, step), n)
             idx = idx[: cfg["batch_size"]]
-            Xb, yb = X[idx], y[idx]
+            Xb, Tb = X[idx], T[:, idx]
         if cfg["use_dropout"]:
             keys = jax.random.split(jax.random.fold_in(k_drop, step), Xb.shape[0])
             out = jax.vmap(lambda x, k: apply(params, x, dropout_rate=rate, dropout_key=k))(
@@ -372,7 +360,7 @@ def _fit_one(key, X, y, b0, lam, l1_ratio, rate, lr, tol, *, cfg):
             )
         else:
             out = jax.vmap(lambda x: apply(params, x))(Xb)
-        return jnp.mean(jax.vmap(loss_of)(out, yb))
+        return jnp.mean(loss_of(out, Tb))
 
     def kkt_abs(params):
         """``||G(θ)||∞``, G the prox-gradient mapping with unit step (the natural residual)."""
@@ -425,7 +413,7 @@ def _fit_one(key, X, y, b0, lam, l1_ratio, rate, lr, tol, *, cfg):
         def one(t):
             keys = jax.random.split(jax.random.fold_in(k_drop, t), n)
             drop = lambda x, ke: apply(params, x, dropout_rate=rate, dropout_key=ke)
-            return jnp.mean(jax.vmap(loss_of)(jax.vmap(drop)(X, keys), y))
+            return jnp.mean(loss_of(jax.vmap(drop)(X, keys), T))
 
         return jax.vmap(one)(cfg["steps"] + jnp.arange(DROPOUT_DRAWS))
 
@@ -459,22 +447,11 @@ def _to_blocks(a, n_blocks, block):
 def _head_loss_grad(task, Z, T, w):
     """Loss ``Σ_i w_i ℓ_i`` per fit and its gradient in the output Z (M, n_out, b).
 
-    T is (1, b) targets for ``regression`` / ``binary`` and (K, b) one-hot rows for
-    ``multiclass``; w (b,) the sample weights (1/n, 0 on padding).
+    T (n_out, b) the encoded targets (:meth:`l1bench.losses.Loss.encode`); w (b,) the sample
+    weights (1/n, 0 on padding).
     """
-    if task == "regression":
-        r = Z - T
-        return jnp.sum(w * 0.5 * r[:, 0] ** 2, axis=-1), w * r
-    if task == "binary":
-        f = Z[:, 0]
-        loss = jnp.sum(w * (jax.nn.softplus(f) - T[0] * f), axis=-1)
-        return loss, (w * (jax.nn.sigmoid(f) - T[0]))[:, None]
-    zmax = jnp.max(Z, axis=1, keepdims=True)
-    E = jnp.exp(Z - zmax)
-    se = jnp.sum(E, axis=1, keepdims=True)
-    lse = (jnp.log(se) + zmax)[:, 0]
-    loss = jnp.sum(w * (lse - jnp.sum(Z * T, axis=1)), axis=-1)
-    return loss, w * (E / se - T)
+    loss, grad = for_task(task).value_and_grad(Z, T)
+    return jnp.sum(w * loss, axis=-1), w * grad
 
 
 def _stacked_loss_grad(params, blocks, drop, *, cfg, with_grad=True):
@@ -600,10 +577,7 @@ def _fit_stacked(X, y, b0, lam, l1_ratio, dropout, seeds, lr, tol, *, cfg):
     rate_m = jnp.broadcast_to(dropout[None], (S, P, L)).reshape(M)
 
     n_blocks, block = _blocks(n)
-    if cfg["task"] == "multiclass":
-        T = (y[None, :] == jnp.arange(cfg["n_out"])[:, None]).astype(dtype)
-    else:
-        T = y[None, :].astype(dtype)
+    T = for_task(cfg["task"]).encode(y, cfg["n_out"], dtype)
     w = jnp.full((n,), 1.0 / n, dtype)
     blocks = tuple(_to_blocks(a, n_blocks, block) for a in (X.T, X.T, T, w))
     blocks = (blocks[0], jnp.swapaxes(blocks[1], 1, 2), *blocks[2:])
