@@ -18,11 +18,11 @@ from l1bench.config import (
     ModelConfig,
     PenaltyConfig,
     SolverConfig,
-    _check_combinations,
-    _check_penalty,
-    _choice,
-    _positive,
+    check_combinations,
+    check_penalty,
+    choice,
     penalty_of,
+    positive,
 )
 from l1bench.grid import Strengths, make_grid
 from l1bench.solvers import backends
@@ -206,14 +206,14 @@ def fit(
       >>> res.coef.shape  # (2, n_features)
     """
     try:
-        _choice("model", model, MODELS)
-        _choice("precision", precision, PRECISIONS)
+        choice("model", model, MODELS)
+        choice("precision", precision, PRECISIONS)
         if solver is None:
             solver = "optax" if model == "mlp" else "convex"
-        _choice("solver", solver, SOLVERS)
+        choice("solver", solver, SOLVERS)
         if tol is None:
             tol = 1e-6 if solver == "optax" else 1e-8
-        _positive("tol", tol)
+        positive("tol", tol)
         if (
             isinstance(max_iter, bool)
             or not isinstance(max_iter, (int, np.integer))
@@ -237,7 +237,7 @@ def fit(
             dropout=None if dropout is None else [float(v) for v in np.atleast_1d(dropout)],
             dropout_mode=dropout_mode,
         )
-        _check_penalty("penalty", pen_cfg)
+        check_penalty("penalty", pen_cfg)
         solver_cfg = SolverConfig(
             name=solver,
             tol=tol,
@@ -253,7 +253,7 @@ def fit(
         model_cfg = ModelConfig(
             name=model, fit_intercept=fit_intercept, hidden=list(hidden), activation=activation
         )
-        _check_combinations(
+        check_combinations(
             Config(
                 seed=seed,
                 cv_folds=0,

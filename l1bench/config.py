@@ -237,12 +237,14 @@ def _schema_merge(plain: dict) -> Config:
 # --------------------------------------------------------------------------------------------
 
 
-def _choice(path: str, value: Any, allowed: tuple[str, ...]) -> None:
+def choice(path: str, value: Any, allowed: tuple[str, ...]) -> None:
+    """Refuse ``value`` unless it is one of ``allowed``; the error names ``path``."""
     if value not in allowed:
         raise ConfigError(f"{path}={value!r} is not allowed; choose one of {', '.join(allowed)}")
 
 
-def _positive(path: str, value: float, *, strict: bool = True) -> None:
+def positive(path: str, value: float, *, strict: bool = True) -> None:
+    """Refuse ``value`` unless finite and > 0 (``strict=False``: ≥ 0); the error names ``path``."""
     ok = math.isfinite(value) and (value > 0 if strict else value >= 0)
     if not ok:
         bound = "> 0" if strict else ">= 0"
@@ -289,7 +291,7 @@ def _resolve_penalty(label: str, p: PenaltyConfig) -> bool:
                 f"{path} names no penalty: give _target_ (a penalty factory, e.g. "
                 f"l1bench.penalties.l1.make) or kind (one of {', '.join(penalties.PENALTIES)})"
             )
-        _choice(f"{path}.kind", p.kind, tuple(penalties.PENALTIES))
+        choice(f"{path}.kind", p.kind, tuple(penalties.PENALTIES))
         return False
     try:
         factory = penalties.resolve(p._target_)
@@ -303,7 +305,7 @@ def _resolve_penalty(label: str, p: PenaltyConfig) -> bool:
             )
         return True
     if p.kind is not None and p.kind != shipped[factory]:
-        _choice(f"{path}.kind", p.kind, (shipped[factory],))
+        choice(f"{path}.kind", p.kind, (shipped[factory],))
     p.kind = shipped[factory]
     return False
 
@@ -339,7 +341,7 @@ def penalty_of(label: str, p: PenaltyConfig):
     return pen
 
 
-def _check_penalty(label: str, p: PenaltyConfig) -> None:
+def check_penalty(label: str, p: PenaltyConfig) -> None:
     path = f"penalty.{label}"
     if _resolve_penalty(label, p):
         _check_strengths(path, p)
@@ -358,7 +360,7 @@ def _check_penalty(label: str, p: PenaltyConfig) -> None:
             f"{path}.l1_ratio is only used by kind=elastic_net (kind={p.kind} fixes it); remove it"
         )
     if p.kind == "dropout":
-        _choice(f"{path}.dropout_mode", p.dropout_mode, DROPOUT_MODES)
+        choice(f"{path}.dropout_mode", p.dropout_mode, DROPOUT_MODES)
         if not p.dropout:
             raise ConfigError(f"{path}.dropout must be a non-empty list of rates in [0, 1)")
         for rate in p.dropout:
@@ -383,7 +385,7 @@ def _check_strengths(path: str, p: PenaltyConfig) -> None:
         if len(p.lam) == 0:
             raise ConfigError(f"{path}.lam is an empty list; give strengths >= 0 or null")
         for i, lam in enumerate(p.lam):
-            _positive(f"{path}.lam[{i}]", lam, strict=False)
+            positive(f"{path}.lam[{i}]", lam, strict=False)
     else:
         if isinstance(p.n_lambdas, bool) or not isinstance(p.n_lambdas, (int, np.integer)):
             raise ConfigError(f"{path}.n_lambdas={p.n_lambdas!r} must be an integer >= 1")
@@ -413,14 +415,14 @@ def validate(cfg: DictConfig | Config) -> Config:
         raise ConfigError(f"n_seeds={cfg.n_seeds} must be an integer >= 1")
     if not 0.0 <= cfg.dataset.test_size < 1.0:
         raise ConfigError(f"dataset.test_size={cfg.dataset.test_size!r} must be in [0, 1)")
-    _choice("dataset.task", cfg.dataset.task, TASKS)
+    choice("dataset.task", cfg.dataset.task, TASKS)
     _check_dataset(cfg.dataset)
-    _choice("model.name", cfg.model.name, MODELS)
-    _choice("solver.name", cfg.solver.name, SOLVERS)
-    _choice("solver.precision", cfg.solver.precision, PRECISIONS)
-    _choice("progress.mode", cfg.progress.mode, PROGRESS_MODES)
-    _positive("progress.interval", cfg.progress.interval)
-    _positive("solver.tol", cfg.solver.tol)
+    choice("model.name", cfg.model.name, MODELS)
+    choice("solver.name", cfg.solver.name, SOLVERS)
+    choice("solver.precision", cfg.solver.precision, PRECISIONS)
+    choice("progress.mode", cfg.progress.mode, PROGRESS_MODES)
+    positive("progress.interval", cfg.progress.interval)
+    positive("solver.tol", cfg.solver.tol)
     if cfg.solver.max_iter < 1:
         raise ConfigError(f"solver.max_iter={cfg.solver.max_iter} must be >= 1")
     if cfg.solver.check_every < 1:
@@ -432,8 +434,8 @@ def validate(cfg: DictConfig | Config) -> Config:
     for label, p in cfg.penalty.items():
         p.lam = number_list(f"penalty.{label}.lam", p.lam)
         p.dropout = number_list(f"penalty.{label}.dropout", p.dropout)
-        _check_penalty(label, p)
-    _check_combinations(cfg)
+        check_penalty(label, p)
+    check_combinations(cfg)
     _check_noise(cfg)
     return cfg
 
@@ -491,10 +493,10 @@ def _check_noise(cfg: Config) -> None:
         raise ConfigError(str(err)) from None
 
 
-def _check_combinations(cfg: Config) -> None:
+def check_combinations(cfg: Config) -> None:
     """Model × solver × penalty combinations that cannot work, with the reason."""
     m, s = cfg.model, cfg.solver
-    _choice("model.activation", m.activation, ACTIVATIONS)
+    choice("model.activation", m.activation, ACTIVATIONS)
     if any(h < 1 for h in m.hidden):
         raise ConfigError(f"model.hidden={m.hidden} must hold layer widths >= 1")
     if m.name != "mlp" and m.hidden:
@@ -503,16 +505,16 @@ def _check_combinations(cfg: Config) -> None:
         raise ConfigError(
             f"model=mlp needs solver=optax (solver={s.name} fits linear and logistic models only)"
         )
-    _choice("solver.algorithm", s.algorithm, CONVEX_ALGORITHMS)
+    choice("solver.algorithm", s.algorithm, CONVEX_ALGORITHMS)
     if s.algorithm != "auto" and (s.name != "convex" or m.name != "linear"):
         raise ConfigError(
             f"solver.algorithm={s.algorithm} chooses solver=convex's algorithm for model=linear "
             f"(got model={m.name}, solver={s.name}); leave it at auto"
         )
     if s.name == "optax":
-        _choice("solver.optimizer", s.optimizer, OPTIMIZERS)
-        _choice("solver.lr_schedule", s.lr_schedule, LR_SCHEDULES)
-        _positive("solver.learning_rate", s.learning_rate)
+        choice("solver.optimizer", s.optimizer, OPTIMIZERS)
+        choice("solver.lr_schedule", s.lr_schedule, LR_SCHEDULES)
+        positive("solver.learning_rate", s.learning_rate)
         if s.steps < 1:
             raise ConfigError(f"solver.steps={s.steps} must be >= 1")
         if s.batch_size is not None and s.batch_size < 1:

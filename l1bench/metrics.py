@@ -50,7 +50,9 @@ def layer_sparsity(params) -> list[np.ndarray]:
     return out
 
 
-def _errors(out, y, task):
+def errors(out, y, task):
+    """The two error metrics of outputs ``out`` (n, m) against ``y`` (n,) for ``task``:
+    (MSE, R²) for regression, (accuracy, log-loss) for classification."""
     if task == "regression":
         mse = jnp.mean((y - out[:, 0]) ** 2)
         var = jnp.var(y)
@@ -70,7 +72,7 @@ def _clean_errors(params, X, y, task, activation):
     def per_problem(ps, Xs, ys):
         def per_fit(p):
             out = jax.vmap(lambda x: models.apply(p, x, activation=activation))(Xs)
-            return _errors(out, ys, task)
+            return errors(out, ys, task)
 
         return jax.vmap(per_fit)(ps)
 

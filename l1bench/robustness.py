@@ -147,7 +147,7 @@ def _direct(fn, outputs, opts, ds, lv, ps, Xs, ys, base, ctx):
             else:
                 X2, y2, p2 = fn(k, Xs, ys, p, level, **ctx, **opts)
                 out = jax.vmap(lambda x: models.apply(p2, x, activation=activation))(X2)
-            return metrics._errors(out, y2, task)
+            return metrics.errors(out, y2, task)
 
         return _over_draws(perturbed, base, lv, ds)
 
