@@ -127,7 +127,7 @@ def check_sizes(cfg: Config, data: Dataset, grid: Grid) -> None:
         )
     if exact and cfg.solver.name == "convex" and data.task == "regression":
         try:  # e.g. working_set, which needs p > n and an L1 part in every fit
-            convex._check_algorithm(cfg.solver.algorithm, subgrid(grid, exact), data.X_train)
+            convex.check_algorithm(cfg.solver.algorithm, subgrid(grid, exact), data.X_train)
         except ValueError as err:
             raise ConfigError(
                 f"{err} (dataset {data.name}: {n} training rows, {data.X_train.shape[2]} features)"

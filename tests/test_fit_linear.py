@@ -327,12 +327,12 @@ def test_secant_start_is_the_next_solution_while_the_support_holds():
     # and a coordinate that would cross zero starts at zero
     import jax.numpy as jnp
 
-    from l1bench.solvers import convex
+    from l1bench.solvers import gram_ws
 
     c = np.array([[3.0, -2.0, 1.15, 0.5, -0.2], [0.3, 4.0, -1.0, 2.5, 0.0]])
     soft = lambda lam: np.sign(c) * np.maximum(np.abs(c) - lam[:, None], 0.0)
     lam2, lam1, lam = np.array([1.2, 1.5]), np.array([1.1, 1.2]), np.array([1.0, 0.7])
-    extrapolate = lambda *a: np.asarray(convex._extrapolate(*map(jnp.asarray, a)))
+    extrapolate = lambda *a: np.asarray(gram_ws.secant_start(*map(jnp.asarray, a)))
     W0 = extrapolate(soft(lam1), soft(lam2), lam, lam1, lam2)
     same = (np.abs(c) > lam2[:, None]) | (np.abs(c) <= lam[:, None])  # support unchanged
     np.testing.assert_allclose(W0[same], soft(lam)[same], rtol=1e-14, atol=1e-14)

@@ -6,7 +6,7 @@ from sklearn.linear_model import enet_path, lasso_path
 
 from l1bench.grid import Strengths, make_grid
 from l1bench.penalties import make_penalty
-from l1bench.solvers import convex, workingset
+from l1bench.solvers import convex, gaps, workingset
 
 N, P, S = 30, 100, 3
 
@@ -37,16 +37,16 @@ def _grid(X, Y, kind="l1", l1_ratio=None, n_lambdas=8, ratio=0.05):
 
 
 def _x_form_gap(X, y, w, lam, l1_ratio):
-    """rel_gap of ``w`` by convex's own evaluator in the X form (the full problem)."""
+    """rel_gap of ``w`` by the exact solvers' own evaluator in the X form (the full problem)."""
     import jax.numpy as jnp
 
     Xc, yc = X - X.mean(0), y - y.mean()
     n, p = X.shape
-    prob = convex._Problem(
+    prob = gaps.Problem(
         jnp.asarray(Xc), jnp.asarray(yc), yc @ yc / n, X.mean(0), y.mean(), np.ones(p), 1.0
     )
     d = jnp.ones(p)
-    _, gap = convex._objective_and_gap(
+    _, gap = gaps.objective_and_gap(
         prob, jnp.asarray(w), lam * l1_ratio, lam * (1 - l1_ratio), d, False
     )
     return float(gap) / (0.5 * yc @ yc / n)

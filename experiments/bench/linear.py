@@ -2,7 +2,7 @@
 
 Every solver fits the same (S problems × L strengths) grid; every solution is scored by
 :func:`certified_gaps`, which evaluates l1bench's own objective-and-gap formula
-(:func:`l1bench.solvers.convex._objective_and_gap`, the one
+(:func:`l1bench.solvers.gaps.objective_and_gap`, the one
 :func:`l1bench.solvers.certify.certify_linear` calls) in float64, with the shared Gram matrix /
 centred X built once for all problems (the per-call ``certify_linear`` rebuilds them per
 problem, which would cost more than some solvers).
@@ -29,7 +29,7 @@ from experiments.bench.common import (
 )
 from l1bench.grid import Grid
 from l1bench.penalties import make_penalty
-from l1bench.solvers import convex
+from l1bench.solvers import convex, gaps
 
 MAX_ITER = 100_000  # peers' iteration caps: never the reason a tolerance fails
 
@@ -118,14 +118,12 @@ def _rel_gaps(X, Y, W, lam, *, use_gram):
         yc = y - y_mean
         yy = yc @ yc / n
         if use_gram:
-            prob = convex._Problem(
-                G, jnp.matmul(yc, Xc, precision=hi) / n, yy, x_mean, y_mean, d, one
-            )
+            prob = gaps.Problem(G, jnp.matmul(yc, Xc, precision=hi) / n, yy, x_mean, y_mean, d, one)
         else:
-            prob = convex._Problem(Xc, yc, yy, x_mean, y_mean, d, one)
+            prob = gaps.Problem(Xc, yc, yy, x_mean, y_mean, d, one)
 
         def one_fit(w, lam):
-            _, gap = convex._objective_and_gap(prob, w, lam, jnp.zeros((), X.dtype), d, use_gram)
+            _, gap = gaps.objective_and_gap(prob, w, lam, jnp.zeros((), X.dtype), d, use_gram)
             return gap / jnp.maximum(0.5 * yy, jnp.finfo(X.dtype).tiny)
 
         return jax.vmap(one_fit)(Ws, lams)

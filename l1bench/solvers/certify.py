@@ -2,7 +2,7 @@
 
 Benchmarks compare solvers at the same certified quality, so every solution — l1bench's own, one
 from scikit-learn, one from anywhere else — is scored here by the very formulas l1bench's exact
-solvers stop on: :func:`l1bench.solvers.convex._objective_and_gap` for linear regression and
+solvers stop on: :func:`l1bench.solvers.gaps.objective_and_gap` for linear regression and
 the one of :mod:`l1bench.solvers.logistic` for binary / multinomial logistic regression (and
 their ``_prepare``), so ``certify(solution of convex.solve)`` reproduces ``ConvexResult.gap`` to
 rounding. Everything is computed in float64, whatever the precision of the solution.
@@ -41,7 +41,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from l1bench.solvers import convex, logistic
+from l1bench.solvers import gaps, logistic
 
 __all__ = ["Certificate", "certify_linear", "certify_logistic"]
 
@@ -65,12 +65,12 @@ class Certificate(NamedTuple):
 
 @partial(jax.jit, static_argnames=("fit_intercept", "use_gram"))
 def _certify_linear(X, y, W, b, lam, l1_ratio, d, *, fit_intercept, use_gram):
-    prob = convex._prepare(X, y, fit_intercept, use_gram, bounds=False)
-    kkt0 = convex._kkt0(prob, use_gram)
+    prob = gaps.prepare(X, y, fit_intercept, use_gram, bounds=False)
+    kkt0 = gaps.kkt0(prob, use_gram)
 
     def one(w, b, lam, l1_ratio, d):
         mu, kappa = lam * l1_ratio, lam * (1.0 - l1_ratio)
-        objective, gap, rel_gap = convex.certificate(prob, w, mu, kappa, d, kkt0, use_gram)
+        objective, gap, rel_gap = gaps.certificate(prob, w, mu, kappa, d, kkt0, use_gram)
         b_opt = prob.y_mean - w @ prob.x_mean  # 0 without an intercept
         return objective, gap, rel_gap, jnp.abs(b - b_opt)
 
@@ -92,7 +92,7 @@ def _certify_logistic(X, y, W, b, lam, l1_ratio, *, n_classes, fit_intercept):
         if fit_intercept:
             Q = logistic._probs(logistic._logits(prob, W, b_c), binary)
             b_error = jnp.max(jnp.abs(jnp.mean(Q - prob.Y, axis=0)))
-        rel_gap = gap / convex.gap_scale((mu == 0) & (kappa == 0), prob.kkt0, prob.p0)
+        rel_gap = gap / gaps.gap_scale((mu == 0) & (kappa == 0), prob.kkt0, prob.p0)
         return objective, gap, rel_gap, b_error
 
     return jax.vmap(one)(W, b, lam, l1_ratio)
@@ -117,7 +117,7 @@ def certify_linear(
     *,
     use_gram: bool | None = None,
 ) -> Certificate:
-    """Objective and duality gap of linear-regression solutions, by :mod:`l1bench.solvers.convex`.
+    """Objective and duality gap of linear-regression solutions, by :mod:`l1bench.solvers.gaps`.
 
     The problem (scikit-learn's ElasticNet objective with L2 weights ``d``):
 

@@ -78,8 +78,8 @@ from jax.scipy.special import xlogy
 from l1bench import runtime
 from l1bench.grid import lambda_max as grid_lambda_max
 from l1bench.penalties import soft_threshold
-from l1bench.solvers import convex
-from l1bench.solvers.convex import ConvexResult
+from l1bench.solvers import gaps
+from l1bench.solvers.gaps import ConvexResult
 from l1bench.vocab import STATUS
 
 __all__ = ["STATUS", "LogisticResult", "fit_grid", "lambda_max", "solve"]
@@ -111,7 +111,7 @@ class _Problem(NamedTuple):
     p0: jax.Array  # objective at W = 0 with the intercept b0
     kkt0: jax.Array  # largest gradient entry at W = 0, b = b0
     # mean_i X_ij² of the (centred) X (p,): the Hessian in (W, b) is at most
-    # lipschitz · diag(diag, 1), the per-coordinate steps' bound (convex.curvature)
+    # lipschitz · diag(diag, 1), the per-coordinate steps' bound (gaps.curvature)
     diag: jax.Array
 
 
@@ -159,7 +159,7 @@ def _prepare(X, y, n_classes: int, fit_intercept: bool) -> _Problem:
     x_mean = X.mean(axis=0) if fit_intercept else jnp.zeros(p, X.dtype)
     Xc = X - x_mean
     diag = jnp.sum(Xc * Xc, axis=0) / n
-    sigma2 = jnp.linalg.svd(Xc * convex._inv_sqrt(diag), compute_uv=False)[0] ** 2
+    sigma2 = jnp.linalg.svd(Xc * gaps.inv_sqrt(diag), compute_uv=False)[0] ** 2
     if fit_intercept:
         sigma2 = jnp.maximum(sigma2, n)  # [Xc S⁻¹, 1] has orthogonal blocks
     lipschitz = sigma2 / n / (4.0 if binary else 2.0)
@@ -253,7 +253,7 @@ def _solve_one(prob, start, lam, l1_ratio, tol, max_iter, check_every, binary, f
     mu = lam * l1_ratio
     kappa = lam * (1.0 - l1_ratio)
     # per coordinate (Jacobi-preconditioned FISTA): W's columns by the scale of X's, b by 1
-    curv_W = convex.curvature(prob.lipschitz, prob.diag, kappa, 1.0)
+    curv_W = gaps.curvature(prob.lipschitz, prob.diag, kappa, 1.0)
     step, step_b = 1.0 / curv_W, 1.0 / prob.lipschitz
     unpenalized = (mu == 0) & (kappa == 0)
     tiny = jnp.finfo(prob.X.dtype).tiny

@@ -1,6 +1,6 @@
 """Working-set coordinate descent for L1 / elastic-net linear regression when p > n.
 
-The problem, per fit (the objective of :mod:`l1bench.solvers.convex`, scikit-learn's ElasticNet with
+The problem, per fit (the objective of :mod:`l1bench.solvers.gaps`, scikit-learn's ElasticNet with
 L2 weights ``d``), with ``μ = λα`` and ``κ = λ(1-α)``:
 
 .. math::
@@ -32,18 +32,19 @@ at a time (warm starts):
    sign flips. Sweeps stop when the restricted duality gap is at most ``0.3 · tol · P(0)``. A
    last sweep makes every coordinate a soft-threshold output.
 3. **Full check.** The full correlations ``v`` (one ``r @ Xc``) give the full problem's duality
-   gap with the formulas of :func:`l1bench.solvers.convex._objective_and_gap` (rescaled dual point
+   gap with the formulas of :func:`l1bench.solvers.gaps.objective_and_gap` (rescaled dual point
    ``s·r/n``, ``s = min(1, μ/‖v‖_∞)``, and for κ > 0 the smooth dual). The fit is done at this
    λ when that gap is at most ``tol · P(0)``, ``P(0) = ||y - ȳ||²/(2n)``; otherwise the working
    set is rebuilt (step 1).
 
 A gap that cannot reach ``tol`` in the precision (float32 below about 1e-6) stops at the
-rounding floor, as :mod:`convex` does: the restricted solve once its gap is at most 1000 ε and
-has not fallen by 10% in ``PATIENCE`` (50) sweeps, the rounds once a round ends at most
-1000 ε without a 10% gain on the one before; such a fit has status ``max_iter``.
+rounding floor, as :mod:`l1bench.solvers.fista` does: the restricted solve once its gap is at
+most 1000 ε and has not fallen by 10% in ``PATIENCE`` (50) sweeps, the rounds once a round ends
+at most 1000 ε without a 10% gain on the one before; such a fit has status ``max_iter``.
 
 Every fit reports the full problem's gap, its coordinate-descent sweeps (``n_iter``; a sweep is
-one pass over the ``K`` working coordinates) and a status, as :class:`convex.ConvexResult`.
+one pass over the ``K`` working coordinates) and a status, as
+:class:`l1bench.solvers.gaps.ConvexResult`.
 A Python loop over the fits and λ indices calls one compiled function per λ (the rounds of
 steps 1-3 are a ``lax.while_loop`` inside it); one executable is compiled per working-set size
 ``K``.
@@ -67,7 +68,7 @@ from jax import lax
 
 from l1bench import runtime
 from l1bench.penalties import soft_threshold
-from l1bench.solvers.convex import ConvexResult, gap_from_residual, rounding_floor, track_stall
+from l1bench.solvers.gaps import ConvexResult, gap_from_residual, rounding_floor, track_stall
 
 K_MIN = 32  # smallest working set
 INNER = 0.3  # restricted problems are solved to INNER · tol
@@ -75,7 +76,7 @@ MAX_ROUNDS = 64  # working-set rounds per λ in one call
 GRAM_MAX = 8192**2  # precompute the full Gram matrix when p² is at most this (512 MB in float64)
 HI = lax.Precision.HIGHEST
 # sweeps without a 10% gap gain that stop a fit at the rounding floor (a sweep is a pass over
-# every working coordinate: far more progress than one FISTA iteration, convex.PATIENCE = 200)
+# every working coordinate: far more progress than one FISTA iteration, gaps.PATIENCE = 200)
 PATIENCE = 50
 N_CG = 64  # conjugate-gradient iterations of a Newton step, at most
 
@@ -200,7 +201,7 @@ def _step_one(Xc, Gfull, c_full, yc, yy, d, w, v, rr, mu, kappa, mu_next, tol, b
     zero = jnp.zeros((), jnp.int32)
     Ks = max(K // 2, min(K, K_MIN))  # Newton steps take supports up to this size
 
-    def gap1(rr, v, w, dd):  # primal and duality gap, the formulas of convex (μ > 0 here)
+    def gap1(rr, v, w, dd):  # primal and duality gap, the formulas of gaps (μ > 0 here)
         return gap_from_residual(v, rr, w, mu, kappa, dd)
 
     def open_(crit, sweeps):
@@ -351,7 +352,7 @@ def fit_path(
         ``"ws_size"``, ``"rounds"`` and ``"seconds"``.
 
     Returns:
-      A :class:`convex.ConvexResult` with leading axes (B, L), numpy arrays.
+      A :class:`l1bench.solvers.gaps.ConvexResult` with leading axes (B, L), numpy arrays.
     """
     X = np.asarray(X, dtype)
     Y = np.asarray(Y, dtype)
@@ -463,7 +464,7 @@ def solve(
     and rounds per strength (largest over the batches), for a manifest to record.
 
     Returns:
-      A :class:`convex.ConvexResult` with leading axes (S, P, L), numpy arrays.
+      A :class:`l1bench.solvers.gaps.ConvexResult` with leading axes (S, P, L), numpy arrays.
     """
     if precision not in ("float64", "float32"):
         raise ValueError(f"precision must be float64 or float32, got {precision!r}")
