@@ -80,7 +80,7 @@ def _certify_linear(X, y, W, b, lam, l1_ratio, d, *, fit_intercept, use_gram):
 @partial(jax.jit, static_argnames=("n_classes", "fit_intercept"))
 def _certify_logistic(X, y, W, b, lam, l1_ratio, *, n_classes, fit_intercept):
     binary = n_classes == 2
-    prob = logistic._prepare(X, y, n_classes, fit_intercept)
+    prob = logistic.prepare(X, y, n_classes, fit_intercept)
 
     def one(W, b, lam, l1_ratio):
         mu, kappa = lam * l1_ratio, lam * (1.0 - l1_ratio)
@@ -88,9 +88,9 @@ def _certify_logistic(X, y, W, b, lam, l1_ratio, *, n_classes, fit_intercept):
             b_c, b_error = b + W @ prob.x_mean, jnp.zeros(())  # intercept for the centred X
         else:
             b_c, b_error = jnp.zeros_like(b), jnp.max(jnp.abs(b))
-        objective, gap = logistic._objective_and_gap(prob, W, b_c, mu, kappa, binary, fit_intercept)
+        objective, gap = logistic.objective_and_gap(prob, W, b_c, mu, kappa, binary, fit_intercept)
         if fit_intercept:
-            Q = logistic._probs(logistic._logits(prob, W, b_c), binary)
+            Q = logistic.probs(logistic.logits(prob, W, b_c), binary)
             b_error = jnp.max(jnp.abs(jnp.mean(Q - prob.Y, axis=0)))
         rel_gap = gap / gaps.gap_scale((mu == 0) & (kappa == 0), prob.kkt0, prob.p0)
         return objective, gap, rel_gap, b_error

@@ -118,7 +118,8 @@ class _Problem(NamedTuple):
 # -- the loss, for binary (one logit column) and multinomial (K columns) ---------------------------
 
 
-def _probs(Z, binary: bool):
+def probs(Z, binary: bool):
+    """Class probabilities of logits ``Z``: the sigmoid (binary) or the softmax over classes."""
     return jax.nn.sigmoid(Z) if binary else jax.nn.softmax(Z, axis=-1)
 
 
@@ -149,7 +150,8 @@ def _entropy(prior, binary: bool):
     return -jnp.sum(xlogy(prior, prior))
 
 
-def _prepare(X, y, n_classes: int, fit_intercept: bool) -> _Problem:
+def prepare(X, y, n_classes: int, fit_intercept: bool) -> _Problem:
+    """The centred problem, its step bounds and the zero model (prior, intercept, objective)."""
     n, p = X.shape
     binary = n_classes == 2
     if binary:
@@ -182,7 +184,7 @@ def _prepare(X, y, n_classes: int, fit_intercept: bool) -> _Problem:
     return _Problem(Xc, Y, XtY, x_mean, prior, lipschitz, b0, p0, kkt0, diag)
 
 
-def _logits(prob: _Problem, W, b):
+def logits(prob: _Problem, W, b):
     """``Z = X_c Wᵀ + b`` with ``W`` stored as (K', p), K' = 1 for binary."""
     return jnp.matmul(prob.X, W.T, precision=_HI) + b
 
@@ -190,21 +192,21 @@ def _logits(prob: _Problem, W, b):
 def _gradient(prob: _Problem, Z, binary: bool, fit_intercept: bool):
     """Gradient of the mean loss in ``(W, b)`` (as ``rᵀX``, fast on XLA CPU), and the probs."""
     n = prob.X.shape[0]
-    Q = _probs(Z, binary)
+    Q = probs(Z, binary)
     R = Q - prob.Y
     gW = jnp.matmul(R.T, prob.X, precision=_HI) / n
     gb = R.mean(axis=0) if fit_intercept else jnp.zeros_like(prob.b0)
     return gW, gb, Q
 
 
-def _objective_and_gap(prob: _Problem, W, b, mu, kappa, binary: bool, fit_intercept: bool):
+def objective_and_gap(prob: _Problem, W, b, mu, kappa, binary: bool, fit_intercept: bool):
     """Primal objective, and the duality gap at ``(W, b)`` (see the module docstring).
 
     One product with X for the logits and one for the gradient ``gW``; the dual point's
     ``V = X_cᵀ(Y - Q_d)/n`` follows from ``gW`` without a third one: with
     ``Q_d = π + r (Q - m)`` and ``X_c`` centred, ``V = -r gW + (1 - r) X_cᵀY/n``.
     """
-    Z = _logits(prob, W, b)
+    Z = logits(prob, W, b)
     gW, gb, Q = _gradient(prob, Z, binary, fit_intercept)
     kkt = jnp.maximum(jnp.max(jnp.abs(gW)), jnp.max(jnp.abs(gb)))
     l1 = jnp.sum(jnp.abs(W))
@@ -259,12 +261,12 @@ def _solve_one(prob, start, lam, l1_ratio, tol, max_iter, check_every, binary, f
     tiny = jnp.finfo(prob.X.dtype).tiny
     scale = jnp.maximum(jnp.where(unpenalized, prob.kkt0, prob.p0), tiny)
     gap_of = partial(
-        _objective_and_gap, prob, mu=mu, kappa=kappa, binary=binary, fit_intercept=fit_intercept
+        objective_and_gap, prob, mu=mu, kappa=kappa, binary=binary, fit_intercept=fit_intercept
     )
 
     def fista_step(_, state):
         W, b, zW, zb, t = state
-        gW, gb, _ = _gradient(prob, _logits(prob, zW, zb), binary, fit_intercept)
+        gW, gb, _ = _gradient(prob, logits(prob, zW, zb), binary, fit_intercept)
         W_new = soft_threshold(zW - step * (gW + kappa * zW), step * mu)
         b_new = zb - step_b * gb
         # the restart test in the preconditioned metric
@@ -346,7 +348,7 @@ def fit_grid(
     tol = jnp.asarray(tol, X.dtype)
 
     def per_problem(Xs, ys, lam_s):
-        prob = _prepare(Xs, ys, n_classes, fit_intercept)
+        prob = prepare(Xs, ys, n_classes, fit_intercept)
         solve_path = partial(
             _solve_path,
             prob,
