@@ -25,7 +25,15 @@ import numpy as np
 
 from l1bench.penalties import L1, Penalty, Strengths
 
-__all__ = ["Grid", "Strengths", "lambda_max", "make_grid", "repeat_problems", "subgrid"]
+__all__ = [
+    "Grid",
+    "Strengths",
+    "gauge_groups",
+    "lambda_max",
+    "make_grid",
+    "repeat_problems",
+    "subgrid",
+]
 
 
 class Grid(NamedTuple):
@@ -148,3 +156,10 @@ def make_grid(
         np.stack(maxima, axis=1),
         np.asarray(seeds, dtype=np.int64),
     )
+
+
+def gauge_groups(grid) -> list[np.ndarray]:
+    """The indices of ``grid``'s penalties by gauge, in order of first appearance."""
+    gauges = [pen.gauge for pen in grid.penalties]
+    firsts = list(dict.fromkeys(gauges))
+    return [np.flatnonzero([g == first for g in gauges]) for first in firsts]

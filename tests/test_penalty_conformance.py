@@ -14,7 +14,7 @@ from scipy.optimize import minimize_scalar
 
 from l1bench.grid import make_grid
 from l1bench.penalties import PENALTIES, Gauge, Penalty, Strengths
-from l1bench.solvers import convex
+from l1bench.solvers import convex, logistic
 
 # a penalty with a gauge other than L1 (the nonnegative Lasso of tests/test_plugin_penalty.py)
 # joins the registered ones, so the suite also checks the gauge-generic formulas
@@ -134,3 +134,49 @@ def test_gap_bounds_the_suboptimality_once_converged(kind, algorithm):
     excess = (loose.objective - tight.objective)[penalized]
     slack = 1e-12 * np.abs(tight.objective[penalized])
     assert np.all(excess <= loose.gap[penalized] + slack)
+
+
+def _labels(seed, n, p, k):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    W = rng.normal(size=(p, k)) * (rng.random((p, 1)) < 0.5)
+    logits = X @ W + rng.gumbel(size=(n, k))
+    y = np.argmax(logits, axis=1) if k > 1 else (logits[:, 0] > 0).astype(int)
+    return X, y
+
+
+CLASSIFIERS = [
+    (kind, task)
+    for kind, pen in sorted(REGISTERED.items())
+    for task in ("binary", "multiclass")
+    if pen.supports(task, "convex") is None and pen.supports(task, None) is None
+]
+
+
+@pytest.mark.parametrize(("kind", "task"), CLASSIFIERS)
+def test_logistic_zero_from_lam_max_and_gap_bounds(kind, task):
+    pen = REGISTERED[kind]
+    k = 1 if task == "binary" else 3
+    X, y = _labels(4, 60, 5, k)
+    n_classes = 2 if task == "binary" else 3
+    kw = dict(fit_intercept=True, task=task, n_classes=n_classes)
+    path = pen.path(Strengths(n_lambdas=2, dropout=RATES), X[None], y[None], **kw)
+    has_max = bool(np.isfinite(path.lam_max).all()) and pen.l1_ratio > 0
+    lmax = path.lam_max[0] if has_max else 0.1
+    lam = [lmax, 0.99 * lmax, 0.3 * lmax, 0.05 * lmax] if has_max else [lmax, 0.1 * lmax]
+
+    def fit(tol):
+        grid = make_grid([pen], [Strengths(lam=lam, dropout=RATES)], X[None], y[None], [0], **kw)
+        out = logistic.solve(grid, X[None], y[None], n_classes=n_classes, tol=tol, max_iter=200_000)
+        return grid, out
+
+    grid, loose = fit(1e-7)
+    _, tight = fit(1e-13)
+    assert np.all(loose.status == 0)
+    if has_max:
+        assert np.all(loose.coef[0, 0, 0] == 0) and np.any(loose.coef[0, 0, 1] != 0)
+    penalized = grid.lam > 0
+    excess = (loose.objective - tight.objective)[penalized]
+    # the KL terms of the logistic gap round to a few ε below 0 at an exact optimum (w = 0)
+    assert np.all(loose.gap[penalized] >= -1e-14 * np.abs(tight.objective[penalized]))
+    assert np.all(excess <= loose.gap[penalized] + 1e-12 * np.abs(tight.objective[penalized]))

@@ -227,10 +227,11 @@ def dropout_to_lam(rate):
 
 # the solvers whose kernels are written for the L1 gauge alone (they soft-threshold and take
 # max |·| directly); a penalty with another gauge declares them unsupported with this reason
-L1_ONLY = ("working_set", "sklearn", "optax", "binary", "multiclass")
+L1_ONLY = ("working_set", "sklearn", "optax")
 L1_ONLY_REASON = "its gauge is not L1, and this solver's kernels are written for the L1 gauge"
 
 
 def other_gauge_unsupported() -> tuple[tuple[str, str], ...]:
-    """``unsupported`` for a penalty whose gauge is not L1: FISTA (``convex``) fits it."""
+    """``unsupported`` for a penalty whose gauge is not L1: solver=convex fits it (FISTA for
+    linear regression: ``gram``, ``design``, ``gram_ws``; the logistic solver for classifiers)."""
     return tuple((where, L1_ONLY_REASON) for where in L1_ONLY)

@@ -2,7 +2,7 @@
 
 :func:`solve` fits a :class:`l1bench.grid.Grid` by one of :data:`ALGORITHMS`, chosen by regime
 (:func:`choose_algorithm`) or forced (:func:`check_algorithm`), one compiled call per gauge
-(:func:`gauge_groups`). The algorithms live in their own modules:
+(:func:`l1bench.grid.gauge_groups`). The algorithms live in their own modules:
 
 * :mod:`l1bench.solvers.gaps`: the problem, its duality gaps and certificates (every algorithm
   stops on them), and :class:`ConvexResult`;
@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from l1bench import runtime
-from l1bench.grid import subgrid
+from l1bench.grid import gauge_groups, subgrid
 from l1bench.solvers import workingset
 from l1bench.solvers.fista import certified_float64, certify_grid, fit_grid
 from l1bench.solvers.gaps import PATIENCE, ConvexResult
@@ -187,13 +187,6 @@ def solve(
             gauge=gauge,
         )
     return out
-
-
-def gauge_groups(grid) -> list[np.ndarray]:
-    """The indices of ``grid``'s penalties by gauge, in order of first appearance."""
-    gauges = [pen.gauge for pen in grid.penalties]
-    firsts = list(dict.fromkeys(gauges))
-    return [np.flatnonzero([g == first for g in gauges]) for first in firsts]
 
 
 def _solve_fista(

@@ -76,8 +76,9 @@ from jax import lax
 from jax.scipy.special import xlogy
 
 from l1bench import runtime
+from l1bench.grid import gauge_groups, subgrid
 from l1bench.grid import lambda_max as grid_lambda_max
-from l1bench.penalties import soft_threshold
+from l1bench.penalties import L1
 from l1bench.solvers import gaps
 from l1bench.solvers.gaps import ConvexResult
 from l1bench.vocab import STATUS
@@ -199,7 +200,7 @@ def _gradient(prob: _Problem, Z, binary: bool, fit_intercept: bool):
     return gW, gb, Q
 
 
-def objective_and_gap(prob: _Problem, W, b, mu, kappa, binary: bool, fit_intercept: bool):
+def objective_and_gap(prob: _Problem, W, b, mu, kappa, binary: bool, fit_intercept: bool, gauge=L1):
     """Primal objective, and the duality gap at ``(W, b)`` (see the module docstring).
 
     One product with X for the logits and one for the gradient ``gW``; the dual point's
@@ -209,9 +210,9 @@ def objective_and_gap(prob: _Problem, W, b, mu, kappa, binary: bool, fit_interce
     Z = logits(prob, W, b)
     gW, gb, Q = _gradient(prob, Z, binary, fit_intercept)
     kkt = jnp.maximum(jnp.max(jnp.abs(gW)), jnp.max(jnp.abs(gb)))
-    l1 = jnp.sum(jnp.abs(W))
+    g_W = gauge.terms(W)
     ridge = 0.5 * kappa * jnp.sum(W * W)
-    primal = _mean_loss(Z, prob.Y, binary) + mu * l1 + ridge
+    primal = _mean_loss(Z, prob.Y, binary) + mu * jnp.sum(g_W) + ridge
 
     # 1. column means of the dual probabilities equal the class frequencies (intercept constraint)
     if fit_intercept:
@@ -230,17 +231,18 @@ def objective_and_gap(prob: _Problem, W, b, mu, kappa, binary: bool, fit_interce
     else:
         Qd, V = Q, -gW
 
-    # 2. rescaled point, feasible for the L1 part: |s V| <= mu
-    vmax = jnp.max(jnp.abs(V))
+    # 2. rescaled point, feasible for the gauge part: g°(s V) <= mu
+    vmax = gauge.dual_norm(V)
     s = jnp.where(vmax > mu, mu / jnp.where(vmax > 0, vmax, 1.0), 1.0)
     Qs = prob.Y + s * (Qd - prob.Y)
     safe_kappa = jnp.where(kappa > 0, kappa, 1.0)
 
     def penalty_fy(Vd):
-        """Σ_j g_j(w_j) + g_j*(v_j) - w_j v_j; g* of the L1 part is 0 on the feasible Vd used."""
-        excess = jnp.maximum(jnp.abs(Vd) - mu, 0.0)
-        conj = jnp.where(kappa > 0, excess * excess / (2.0 * safe_kappa), 0.0)
-        return jnp.sum(mu * jnp.abs(W) + 0.5 * kappa * W * W + conj - W * Vd)
+        """Σ_j Ω_j(w_j) + Ω_j*(v_j) - w_j v_j with Ω* = u²/(2κ), u = prox_{μg}(v) (κ > 0), and
+        0 on the feasible Vd used when κ = 0."""
+        u = gauge.shrink(Vd, mu)
+        conj = jnp.where(kappa > 0, u * u / (2.0 * safe_kappa), 0.0)
+        return jnp.sum(mu * g_W + 0.5 * kappa * W * W + conj - W * Vd)
 
     gap_scaled = _mean_kl(Qs, Z, binary) + penalty_fy(s * V)
     # 3. the unscaled point when the L2 part makes g* finite everywhere
@@ -250,7 +252,9 @@ def objective_and_gap(prob: _Problem, W, b, mu, kappa, binary: bool, fit_interce
     return primal, jnp.where(unpenalized, kkt, gap)
 
 
-def _solve_one(prob, start, lam, l1_ratio, tol, max_iter, check_every, binary, fit_intercept):
+def _solve_one(
+    prob, start, lam, l1_ratio, tol, max_iter, check_every, binary, fit_intercept, gauge
+):
     """FISTA with adaptive restart from ``start = (W, b)`` for one strength."""
     mu = lam * l1_ratio
     kappa = lam * (1.0 - l1_ratio)
@@ -261,13 +265,19 @@ def _solve_one(prob, start, lam, l1_ratio, tol, max_iter, check_every, binary, f
     tiny = jnp.finfo(prob.X.dtype).tiny
     scale = jnp.maximum(jnp.where(unpenalized, prob.kkt0, prob.p0), tiny)
     gap_of = partial(
-        objective_and_gap, prob, mu=mu, kappa=kappa, binary=binary, fit_intercept=fit_intercept
+        objective_and_gap,
+        prob,
+        mu=mu,
+        kappa=kappa,
+        binary=binary,
+        fit_intercept=fit_intercept,
+        gauge=gauge,
     )
 
     def fista_step(_, state):
         W, b, zW, zb, t = state
         gW, gb, _ = _gradient(prob, logits(prob, zW, zb), binary, fit_intercept)
-        W_new = soft_threshold(zW - step * (gW + kappa * zW), step * mu)
+        W_new = gauge.shrink(zW - step * (gW + kappa * zW), step * mu)
         b_new = zb - step_b * gb
         # the restart test in the preconditioned metric
         restart_W = jnp.sum((zW - W_new) * curv_W * (W_new - W))
@@ -299,10 +309,10 @@ def _solve_one(prob, start, lam, l1_ratio, tol, max_iter, check_every, binary, f
     return (W, b), (W, b, objective, gap, crit, it, status)
 
 
-def _solve_path(prob, lam_path, l1_ratio, tol, max_iter, check_every, binary, fit_intercept):
+def _solve_path(prob, lam_path, l1_ratio, tol, max_iter, check_every, binary, fit_intercept, gauge):
     def step(start, lam):
         return _solve_one(
-            prob, start, lam, l1_ratio, tol, max_iter, check_every, binary, fit_intercept
+            prob, start, lam, l1_ratio, tol, max_iter, check_every, binary, fit_intercept, gauge
         )
 
     W0 = jnp.zeros((prob.Y.shape[1], prob.X.shape[1]), lam_path.dtype)
@@ -315,7 +325,7 @@ def _solve_path(prob, lam_path, l1_ratio, tol, max_iter, check_every, binary, fi
     return LogisticResult(W, b, obj, gap, crit, it, status)
 
 
-@partial(jax.jit, static_argnames=("n_classes", "fit_intercept", "check_every"))
+@partial(jax.jit, static_argnames=("n_classes", "fit_intercept", "check_every", "gauge"))
 def fit_grid(
     X,
     y,
@@ -327,6 +337,7 @@ def fit_grid(
     n_classes,
     fit_intercept=True,
     check_every=10,
+    gauge=L1,
 ) -> LogisticResult:
     """Fit every point of a grid in one compiled call.
 
@@ -338,6 +349,7 @@ def fit_grid(
       n_classes: 2 for binary logistic regression (``W`` (p,)), K >= 3 for multinomial.
       fit_intercept: fit an unpenalized intercept.
       check_every: iterations between gap evaluations.
+      gauge: the penalties' nonsmooth part (:class:`l1bench.penalties.Gauge`, shared by all P).
 
     Returns:
       A :class:`LogisticResult` with leading axes (S, P, L).
@@ -357,6 +369,7 @@ def fit_grid(
             check_every=check_every,
             binary=binary,
             fit_intercept=fit_intercept,
+            gauge=gauge,
         )
         return jax.vmap(lambda lp, a: solve_path(lp, a))(lam_s, l1_ratio)
 
@@ -388,8 +401,16 @@ def solve(
     Casts to ``precision`` (``float64`` | ``float32``). The compiled executable is kept per shape,
     so a second grid of the same shape does not recompile. If ``timings`` is a dict, ``compile_s``
     (0 when reused) and ``fit_s`` are added. Marginalized dropout has no exact logistic form and is
-    refused.
+    refused. Penalties with different gauges are fitted in separate compiled calls.
     """
+    groups = gauge_groups(grid)
+    if len(groups) > 1:
+        kw = dict(n_classes=n_classes, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter)
+        kw.update(check_every=check_every, precision=precision, timings=timings)
+        parts = [solve(subgrid(grid, idx), X, y, **kw) for idx in groups]
+        order = np.argsort(np.concatenate(groups))
+        joined = (np.concatenate(a, axis=1)[:, order] for a in zip(*parts, strict=True))
+        return LogisticResult(*joined)
     if precision not in ("float64", "float32"):
         raise ValueError(f"precision must be float64 or float32, got {precision!r}")
     if int(n_classes) != n_classes or n_classes < 2:
@@ -414,7 +435,10 @@ def solve(
         jnp.asarray(max_iter, jnp.int32),
     )
     statics = dict(
-        n_classes=int(n_classes), fit_intercept=bool(fit_intercept), check_every=int(check_every)
+        n_classes=int(n_classes),
+        fit_intercept=bool(fit_intercept),
+        check_every=int(check_every),
+        gauge=grid.penalties[0].gauge,
     )
     out = runtime.call(fit_grid, args, statics, timings=timings, batch_argnums=(0, 1, 2))
     return LogisticResult(*(np.asarray(a) for a in out))
