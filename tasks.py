@@ -8,9 +8,10 @@
 
 `test` without arguments runs these stages in order and stops at the first that fails: ruff
 check, ruff format --check, the docstring check (pydocstyle's Google convention on the public
-API files pyproject.toml names), the fast tier of tests (FAST: no subprocess, no experiment),
-then the rest of the default selection (REST). The tiers are marker expressions (markers in
-pyproject.toml; tests/conftest.py marks tests that start the CLI in a subprocess).
+API files pyproject.toml names), the fast tier of tests (FAST: the core, no subprocess, no
+experiment), then the rest of the default selection (REST). The tiers are marker expressions
+(markers in pyproject.toml: tests opt into `fast`; tests/conftest.py marks those that start
+subprocesses `integration`).
 
 The virtual environment lives in .venv and is reinstalled only when pyproject.toml or
 constraints.txt change (their hash is stamped into .venv/.l1bench-installed).
@@ -31,8 +32,8 @@ BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".l1bench-installed"
 EXTRAS = ".[test,launchers]"
 LINTED = ("l1bench", "tests", "experiments", "tasks.py")
-FAST = "not slow and not integration and not heavy"
-REST = "not slow and (integration or heavy)"
+FAST = "fast and not slow and not integration"
+REST = "not slow and (integration or not fast)"
 
 
 def _sh(*cmd: str | Path) -> None:

@@ -2,9 +2,9 @@
 
 Tiers (tasks.py's FAST and REST): a test module that imports :mod:`subprocess` starts the CLI,
 an experiment or a worker in a subprocess, so all its tests are marked ``integration`` here;
-``heavy`` (in-process but long, e.g. an experiment run) and ``slow`` are marked in the test
-files. Outside ``integration`` a test that starts a Python interpreter fails, naming the mark
-it lacks, so the fast tier cannot grow a subprocess unnoticed.
+``fast`` (the core, opted into by module or by test) and ``slow`` are marked in the test files.
+Outside ``integration`` a test that starts a Python interpreter fails, naming the mark it
+lacks, so the fast tier cannot grow a subprocess unnoticed.
 """
 
 import os

@@ -16,6 +16,8 @@ from l1bench import models
 from l1bench.noise import NOISE_MODELS, TARGETS, check_entry, check_suite
 from l1bench.noise.adversarial import adversarial_l2, adversarial_linf, example_loss
 
+pytestmark = pytest.mark.fast
+
 Z = 4.0  # standard errors allowed in Monte-Carlo comparisons
 SHAPE = (2000, 50)  # one shape for the distribution tests: jax compiles each sampler once
 

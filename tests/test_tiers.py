@@ -10,7 +10,9 @@ import tasks
 
 from conftest import starts_subprocesses
 
-MARKERS = ("slow", "integration", "heavy")
+pytestmark = pytest.mark.fast
+
+MARKERS = ("slow", "integration", "fast")
 
 
 def marked(expression: str, marks: set[str]) -> bool:
@@ -26,7 +28,7 @@ def marked(expression: str, marks: set[str]) -> bool:
 def test_fast_and_rest_split_the_default_selection(marks):
     default = marked("not slow", marks)
     assert marked(tasks.FAST, marks) + marked(tasks.REST, marks) == default
-    assert marked(tasks.FAST, marks) == (not marks)
+    assert marked(tasks.FAST, marks) == (marks == {"fast"})
 
 
 def test_stages_without_args_lint_then_fast_then_rest():
