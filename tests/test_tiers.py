@@ -2,13 +2,14 @@
 
 import itertools
 import sys
+from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 import tasks
 
-from conftest import starts_subprocesses
+from conftest import runs_python, starts_subprocesses
 
 pytestmark = pytest.mark.fast
 
@@ -59,6 +60,22 @@ def test_a_module_importing_subprocess_is_integration():
     whole.subprocess = subprocess
     one_name.run = subprocess.run
     assert [starts_subprocesses(m) for m in (plain, whole, one_name)] == [False, True, True]
+
+
+@pytest.mark.parametrize(
+    "args, python",
+    [
+        ([sys.executable, "-m", "l1bench"], True),
+        ((Path(sys.executable), "-c", "pass"), True),
+        ("python3 -c pass", True),
+        (["l1bench", "report", "runs"], True),
+        (["git", "rev-parse", "HEAD"], False),
+        ("git status", False),
+        ([], False),
+    ],
+)
+def test_runs_python_reads_the_program_of_any_command_line(args, python):
+    assert runs_python(args) is python
 
 
 def test_outside_integration_a_python_subprocess_fails_and_others_run(request):
