@@ -2,8 +2,16 @@
 """Set-up and everyday commands, needing nothing but python3.
 
     python3 tasks.py run [hydra overrides...]   # create/reuse .venv, install, run `l1bench`
-    python3 tasks.py test [pytest args...]      # create/reuse .venv, install, ruff + pytest
+    python3 tasks.py test                       # create/reuse .venv, install, CI's stages (below)
+    python3 tasks.py test PYTEST_ARGS...        # create/reuse .venv, install, pytest PYTEST_ARGS
     python3 tasks.py wheels                     # .whl/: packages a GPU image lacks (device.sh)
+
+`test` without arguments runs these stages in order and stops at the first that fails: ruff
+check, ruff format --check, the docstring check (pydocstyle's Google convention on the public
+API files pyproject.toml names), the fast tier of tests (FAST: the core, no subprocess, no
+experiment), then the rest of the default selection (REST). The tiers are marker expressions
+(markers in pyproject.toml: tests opt into `fast`; tests/conftest.py marks those that start
+subprocesses `integration`).
 
 The virtual environment lives in .venv and is reinstalled only when pyproject.toml or
 constraints.txt change (their hash is stamped into .venv/.l1bench-installed).
@@ -23,6 +31,9 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".l1bench-installed"
 EXTRAS = ".[test,launchers]"
+LINTED = ("l1bench", "tests", "experiments", "tasks.py")
+FAST = "fast and not slow and not integration"
+REST = "not slow and (integration or not fast)"
 
 
 def _sh(*cmd: str | Path) -> None:
@@ -63,6 +74,20 @@ def wheels() -> None:
     _sh(BIN / "python", "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", WHEELS, *specs)
 
 
+def test_stages(args: list[str]) -> list[tuple[str | Path, ...]]:
+    """The commands of ``tasks.py test ARGS``: pytest ARGS alone, or CI's stages without ARGS."""
+    pytest = (BIN / "python", "-m", "pytest")
+    if args:
+        return [(*pytest, *args)]
+    return [
+        (BIN / "ruff", "check", "--ignore", "D", *LINTED),
+        (BIN / "ruff", "format", "--check", *LINTED),
+        (BIN / "ruff", "check", "--select", "D", *LINTED),
+        (*pytest, "-m", FAST),
+        (*pytest, "-m", REST),
+    ]
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"run", "test", "setup", "wheels"}:
         print(__doc__)
@@ -75,8 +100,8 @@ def main(argv: list[str]) -> int:
         elif command == "wheels":
             wheels()
         elif command == "test":
-            _sh(BIN / "ruff", "check", "l1bench", "tests", "experiments", "tasks.py")
-            _sh(BIN / "python", "-m", "pytest", *rest)
+            for stage in test_stages(rest):
+                _sh(*stage)
     except subprocess.CalledProcessError as err:
         return err.returncode
     return 0

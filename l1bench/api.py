@@ -85,8 +85,11 @@ def _as_x(X) -> np.ndarray:
 
 
 def _float_target(y) -> bool:
-    """Whether ``y`` holds floating-point numbers: a float dtype (bfloat16 and the other
-    ml_dtypes included) or an object array of floats only."""
+    """Whether ``y`` holds floating-point numbers.
+
+    That is a float dtype (bfloat16 and the other ml_dtypes included) or an object array of
+    floats only.
+    """
     y = np.asarray(y)
     if y.dtype == object:
         return y.size > 0 and all(isinstance(v, (float, np.floating)) for v in y.flat)
@@ -191,11 +194,17 @@ def fit(
       precision: ``float64`` | ``float32``.
       algorithm: the convex solver's algorithm for linear models: ``auto`` (by regime; the
         default) | ``gram`` | ``design`` | ``working_set`` (``l1bench.solvers.convex.ALGORITHMS``).
-      hidden, activation: MLP hidden widths and nonlinearity.
-      optimizer, learning_rate, lr_schedule, steps, batch_size: the optax trainer's settings
-        (``prox_grad``, the default, is proximal gradient with a backtracking step starting
-        at ``learning_rate``; ``sgd`` / ``adam`` take fixed steps: see
-        ``l1bench.solvers.trainer.train_grid``).
+      n_lambdas: number of strengths on the path when ``lam`` is None.
+      lambda_min_ratio: the path's weakest strength as a fraction of lam_max.
+      hidden: MLP hidden layer widths.
+      activation: MLP nonlinearity: ``relu`` | ``tanh`` | ``gelu`` | ``sigmoid``.
+      optimizer: the optax trainer's optimizer: ``prox_grad`` (the default: proximal gradient
+        with a backtracking step starting at ``learning_rate``) | ``sgd`` | ``adam`` (fixed
+        steps; see ``l1bench.solvers.trainer.train_grid``).
+      learning_rate: the optax trainer's step (``prox_grad``: its first trial step).
+      lr_schedule: ``constant`` | ``cosine``.
+      steps: the optax trainer's number of steps.
+      batch_size: the optax trainer's minibatch size (None: full batch).
       seed: seed of the trainer's random streams (init, minibatches, dropout masks).
 
     Returns:

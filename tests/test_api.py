@@ -23,6 +23,7 @@ def _logistic_objective(X, y01, w, b, lam):
     return np.mean(np.logaddexp(0, z) - y01 * z) + lam * np.abs(w).sum()
 
 
+@pytest.mark.fast
 def test_logistic_with_string_labels_matches_sklearn():
     X, y = load_breast_cancer(return_X_y=True)
     X = StandardScaler().fit_transform(X)
@@ -59,6 +60,7 @@ def test_mlp_and_stochastic_dropout_through_the_api():
     assert lin.coef.shape == (1, 5)
 
 
+@pytest.mark.fast
 def test_api_rejects_impossible_combinations():
     X, y = np.ones((10, 2)) + np.arange(20).reshape(10, 2), np.arange(10.0)
     with pytest.raises(ValueError, match="model=mlp needs solver=optax"):
@@ -136,6 +138,7 @@ def _small_regression(n=30, p=4):
     return X, X @ rng.standard_normal(p) + 0.1 * rng.standard_normal(n)
 
 
+@pytest.mark.fast
 def test_an_empty_x_is_called_empty():
     X, y = _small_regression()
     with pytest.raises(ValueError, match=r"^X is empty \(shape \(0, 4\)\): it has 0 rows"):
@@ -144,6 +147,7 @@ def test_an_empty_x_is_called_empty():
         l1bench.fit(X[:, :0], y)
 
 
+@pytest.mark.fast
 def test_one_row_is_refused_as_the_cli_refuses_it():
     X, y = _small_regression()
     with pytest.raises(DataError) as cli:
@@ -154,6 +158,7 @@ def test_one_row_is_refused_as_the_cli_refuses_it():
             l1bench.fit(X[:1], y[:1], model=model)
 
 
+@pytest.mark.fast
 def test_a_constant_float_target_is_a_linear_regression():
     X, _ = _small_regression()
     res = l1bench.fit(X, np.full(len(X), 3.0), penalty="l1", lam=[0.1])
@@ -181,6 +186,7 @@ def test_a_float_target_is_an_mlp_regression_also_when_constant(as_target):
     assert res.params[-1]["w"].shape[-1] == 1  # one regression output, not class logits
 
 
+@pytest.mark.fast
 def test_an_integer_target_of_one_value_is_one_class_for_the_mlp():
     X, _ = _small_regression()
     with pytest.raises(ValueError, match="at least 2 classes.*give floats for regression"):

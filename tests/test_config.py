@@ -19,6 +19,8 @@ from l1bench.config import (
 
 from conftest import CONFIGS, compose_config
 
+pytestmark = pytest.mark.fast
+
 GROUPS = ["dataset", "model", "penalty", "noise", "solver", "experiment"]
 
 

@@ -8,6 +8,8 @@ from sklearn.model_selection import train_test_split
 
 from l1bench.data import DATASETS, DataError, load_dataset
 
+pytestmark = pytest.mark.fast
+
 
 def test_make_regression_is_exactly_sklearn():
     params = dict(n_samples=100, n_features=1, noise=0.1)

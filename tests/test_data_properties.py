@@ -9,10 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from l1bench.data import DATASETS, DataError, Dataset, load_dataset
+
+pytestmark = pytest.mark.fast
 
 SETTINGS = settings(
     max_examples=60,

@@ -17,6 +17,8 @@ from l1bench.data.loader import RESERVED, as_loader
 
 from conftest import CONFIGS, compose_config
 
+pytestmark = pytest.mark.fast
+
 NAMES = sorted(DATASETS)
 
 

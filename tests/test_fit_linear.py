@@ -35,6 +35,7 @@ def _datasets():
 DATASETS = list(_datasets())
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("name,X,y", DATASETS, ids=[d[0] for d in DATASETS])
 @pytest.mark.parametrize(
     "penalty,l1_ratio", [("l1", 1.0), ("elastic_net", 0.5), ("elastic_net", 0.9)]
@@ -87,6 +88,7 @@ def test_duality_gap_certifies_the_objective():
     np.testing.assert_allclose(res.rel_gap, res.gap / p0, rtol=1e-12)
 
 
+@pytest.mark.fast
 def test_path_starts_at_lam_max_with_all_zeros():
     X, y = DATASETS[1][1], DATASETS[1][2]
     res = l1bench.fit(X, y, penalty="l1", n_lambdas=5, lambda_min_ratio=0.01)
@@ -97,6 +99,7 @@ def test_path_starts_at_lam_max_with_all_zeros():
     assert np.count_nonzero(below.coef[0]) >= 1
 
 
+@pytest.mark.fast
 def test_marginalized_dropout_equals_weighted_ridge_closed_form():
     X, y = _correlated(n=60, p=15)
     X = X * np.linspace(0.5, 3.0, X.shape[1]) + 1.0  # unequal scales and a nonzero mean
@@ -114,6 +117,7 @@ def test_marginalized_dropout_equals_weighted_ridge_closed_form():
         assert res.intercept[0] == pytest.approx(y.mean() - X.mean(0) @ w, rel=1e-8)
 
 
+@pytest.mark.fast
 def test_no_penalty_is_least_squares():
     X, y = DATASETS[2][1], DATASETS[2][2]
     res = l1bench.fit(X, y, penalty="none", tol=1e-10, max_iter=200_000)
@@ -139,6 +143,7 @@ def test_without_intercept_matches_sklearn():
     assert res.objective[0] == pytest.approx(objective(X, y, ref.coef_, 0.0, 0.05, 1.0), rel=1e-6)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "kwargs,field",
     [
@@ -164,6 +169,7 @@ def test_bad_arguments_name_the_field(kwargs, field):
         l1bench.fit(X, y, **kwargs)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "X,y,field",
     [

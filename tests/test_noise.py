@@ -18,6 +18,8 @@ from l1bench.noise.adversarial import example_loss
 from l1bench.noise.models.adversarial_l2 import adversarial_l2
 from l1bench.noise.models.adversarial_linf import adversarial_linf
 
+pytestmark = pytest.mark.fast
+
 Z = 4.0  # standard errors allowed in Monte-Carlo comparisons
 SHAPE = (2000, 50)  # one shape for the distribution tests: jax compiles each sampler once
 

@@ -16,6 +16,8 @@ from l1bench.grid import make_grid
 from l1bench.penalties import PENALTIES, Gauge, Penalty, Strengths
 from l1bench.solvers import convex, logistic
 
+pytestmark = pytest.mark.fast
+
 # a penalty with a gauge other than L1 (the nonnegative Lasso of tests/test_plugin_penalty.py)
 # joins the registered ones, so the suite also checks the gauge-generic formulas
 NONNEGATIVE = Gauge(

@@ -11,6 +11,8 @@ from l1bench import progress
 from l1bench.callbacks import count_jobs, job_states
 from l1bench.config import ConfigError, validate
 
+pytestmark = pytest.mark.fast
+
 
 def test_sweep_line_counts_and_estimates_time_left():
     line = progress.sweep_line(3, 12, 1, 90.0)

@@ -11,6 +11,8 @@ from scipy import stats
 
 from l1bench import report, results
 
+pytestmark = pytest.mark.fast
+
 CONFIG = {"dataset": {"name": "diabetes"}, "cv_folds": 0, "seed": 0, "n_seeds": 2}
 L = 3  # strengths per path
 

@@ -47,6 +47,7 @@ class Loader:
     example: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
+        """Check that ``load`` is callable and ``task`` is one of :data:`TASKS`."""
         if not callable(self.load):
             raise TypeError(f"Loader.load={self.load!r} is not callable")
         if self.task not in TASKS:
@@ -58,8 +59,10 @@ class Loader:
 
 
 def keyword_params(fn: Callable) -> tuple[str, ...] | None:
-    """The keyword names ``fn`` takes from ``dataset.params`` (not :data:`RESERVED`), or None
-    when it takes ``**kwargs``. ``inspect.signature`` follows ``__wrapped__``."""
+    """The keyword names ``fn`` takes from ``dataset.params`` (not :data:`RESERVED`).
+
+    None when it takes ``**kwargs``. ``inspect.signature`` follows ``__wrapped__``.
+    """
     parameters = inspect.signature(fn).parameters.values()
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
         return None
@@ -77,8 +80,10 @@ def takes_file(fn: Callable) -> bool:
 
 
 def as_loader(obj: Any) -> Loader:
-    """``obj`` as a :class:`Loader`: itself, or a plain function described by its signature
-    (task ``auto``: the Raw's own; the data depend on the seed).
+    """``obj`` as a :class:`Loader`.
+
+    Itself, or a plain function described by its signature (task ``auto``: the Raw's own; the
+    data depend on the seed).
 
     Raises:
       TypeError: when ``obj`` is not callable.

@@ -1,10 +1,10 @@
-"""The penalty protocol: what a solver may ask of a penalty, and nothing else.
+r"""The penalty protocol: what a solver may ask of a penalty, and nothing else.
 
 Every penalty l1bench fits with its exact solvers has the composite form
 
 .. math::
 
-   \\Omega(w) = \\lambda \\Big( \\alpha\\, g(w) + \\frac{1 - \\alpha}{2} \\sum_j d_j w_j^2 \\Big)
+   \Omega(w) = \lambda \Big( \alpha\, g(w) + \frac{1 - \alpha}{2} \sum_j d_j w_j^2 \Big)
 
 with strength λ (traced: one compiled call runs a whole path), mix α (``l1_ratio``, traced: the
 penalties of one call are a vmapped axis), L2 weights ``d`` (1, or the second moments of the
@@ -91,8 +91,11 @@ class Strengths(NamedTuple):
 
 
 class Path(NamedTuple):
-    """One penalty's strengths on S problems: ``lam`` (S, L), ``rates`` (L,) dropout rates
-    (NaN for other penalties) and ``lam_max`` (S,) (NaN where strengths were given)."""
+    """One penalty's strengths on S problems.
+
+    ``lam`` (S, L), ``rates`` (L,) dropout rates (NaN for other penalties) and ``lam_max`` (S,)
+    (NaN where strengths were given).
+    """
 
     lam: np.ndarray
     rates: np.ndarray
@@ -117,7 +120,7 @@ def zero_model_gradient(X, y, fit_intercept: bool, task: str, n_classes: int | N
 
 
 def _correlation(X, y, fit_intercept, task, n_classes):
-    """n times :func:`zero_model_gradient`."""
+    """The gradient of :func:`zero_model_gradient` times n."""
     X = np.asarray(X, dtype=float)
     if task == "regression":
         y = np.asarray(y, dtype=float)
@@ -162,6 +165,7 @@ class Penalty:
     unsupported: tuple[tuple[str, str], ...] = field(default=())
 
     def __post_init__(self):
+        """Check ``l1_ratio``, ``objective`` and ``optimality`` against their allowed values."""
         if not 0.0 <= self.l1_ratio <= 1.0:
             raise ValueError(f"penalty {self.label!r}: l1_ratio={self.l1_ratio!r} is not in [0, 1]")
         if self.objective not in OBJECTIVES:
@@ -195,8 +199,11 @@ class Penalty:
         return scale / (np.shape(X)[0] * max(self.l1_ratio, RIDGE_PATH_L1_RATIO))
 
     def path(self, st: Strengths, X, y, *, fit_intercept, task, n_classes) -> Path:
-        """Strengths on S problems (X (S, n, p), y (S, n)): explicit ones sorted from strongest
-        to weakest, else ``n_lambdas`` geometric values from each problem's λ_max down."""
+        """Strengths on S problems (X (S, n, p), y (S, n)).
+
+        Explicit ones sorted from strongest to weakest, else ``n_lambdas`` geometric values from
+        each problem's λ_max down.
+        """
         S = X.shape[0]
         if st.lam is not None:
             lam = np.sort(np.asarray(st.lam, dtype=float))[::-1]
@@ -232,6 +239,9 @@ L1_ONLY_REASON = "its gauge is not L1, and this solver's kernels are written for
 
 
 def other_gauge_unsupported() -> tuple[tuple[str, str], ...]:
-    """``unsupported`` for a penalty whose gauge is not L1: solver=convex fits it (FISTA for
-    linear regression: ``gram``, ``design``, ``gram_ws``; the logistic solver for classifiers)."""
+    """The ``unsupported`` pairs of a penalty whose gauge is not L1.
+
+    solver=convex fits it: FISTA for linear regression (``gram``, ``design``, ``gram_ws``) and
+    the logistic solver for classifiers.
+    """
     return tuple((where, L1_ONLY_REASON) for where in L1_ONLY)
