@@ -15,6 +15,8 @@ from scipy.optimize import minimize
 from l1bench.losses import LOSSES, for_task
 from l1bench.losses.base import example_hessian, fenchel_young, output_gradient
 
+pytestmark = pytest.mark.fast
+
 K = 3  # classes of a multiclass loss
 
 

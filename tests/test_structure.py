@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.fast
+
 PACKAGE = Path(__file__).resolve().parents[1] / "l1bench"
 MAX_LINES = 500
 # modules still over MAX_LINES, each with its line count at the time it was listed: the list
