@@ -13,18 +13,31 @@ Stages never see an OmegaConf object: :func:`validate` returns plain, checked da
 from __future__ import annotations
 
 import dataclasses
-import math
 import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
+from l1bench.checks import ConfigError, choice, number_list, positive
+from l1bench.plugin_config import check_loss, check_penalty, penalty_of
 from l1bench.progress import MODES as PROGRESS_MODES
 
-DROPOUT_MODES = ("auto", "marginalized", "stochastic")
+__all__ = [
+    "Config",
+    "ConfigError",
+    "check_combinations",
+    "check_penalty",
+    "choice",
+    "number_list",
+    "penalty_of",
+    "positive",
+    "register_configs",
+    "unknown_key",
+    "validate",
+]
+
 MODELS = ("linear", "logistic", "mlp")
 SOLVERS = ("convex", "optax", "sklearn")
 OPTIMIZERS = ("prox_grad", "adam", "sgd")  # l1bench.solvers.trainer.OPTIMIZERS
@@ -35,10 +48,6 @@ PRECISIONS = ("float64", "float32")
 # gram_ws needs one design shared by every problem, which per-seed and per-fold splits are not)
 CONVEX_ALGORITHMS = ("auto", "gram", "design", "working_set")
 TASKS = ("auto", "regression", "classification")
-
-
-class ConfigError(ValueError):
-    """A config value is invalid; the message names the field and the allowed values."""
 
 
 @dataclass
@@ -103,6 +112,17 @@ class PenaltyConfig:
     lambda_min_ratio: float = 1e-3
     dropout: Any = None  # as lam
     dropout_mode: str = "auto"
+
+
+@dataclass
+class LossConfig:
+    """The loss the fits minimize (``configs/loss/``): ``_target_`` names an
+    ``l1bench.losses.Loss``, or a factory returning one called with ``params``; null: the
+    task's own (squared, logistic, multinomial), which every solver fits. Another loss is fitted
+    by ``solver=optax`` (:func:`l1bench.losses.resolve`)."""
+
+    _target_: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -180,6 +200,7 @@ class Config:
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     penalty: dict[str, PenaltyConfig] = field(default_factory=dict)
+    loss: LossConfig = field(default_factory=LossConfig)
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     train_noise: TrainNoiseConfig = field(default_factory=TrainNoiseConfig)
     solver: SolverConfig = field(default_factory=SolverConfig)
@@ -235,164 +256,6 @@ def _schema_merge(plain: dict) -> Config:
 # --------------------------------------------------------------------------------------------
 # Value validation
 # --------------------------------------------------------------------------------------------
-
-
-def choice(path: str, value: Any, allowed: tuple[str, ...]) -> None:
-    """Refuse ``value`` unless it is one of ``allowed``; the error names ``path``."""
-    if value not in allowed:
-        raise ConfigError(f"{path}={value!r} is not allowed; choose one of {', '.join(allowed)}")
-
-
-def positive(path: str, value: float, *, strict: bool = True) -> None:
-    """Refuse ``value`` unless finite and > 0 (``strict=False``: ≥ 0); the error names ``path``."""
-    ok = math.isfinite(value) and (value > 0 if strict else value >= 0)
-    if not ok:
-        bound = "> 0" if strict else ">= 0"
-        raise ConfigError(f"{path}={value!r} must be a finite number {bound}")
-
-
-def number_list(path: str, value: Any) -> list[float] | None:
-    """``value`` as a list of floats: one number ``v`` is ``[v]``, ``None`` stays ``None``.
-
-    Args:
-      path: the field's dotted name, for messages.
-      value: ``None``, a number, or a flat list or tuple of numbers.
-
-    Returns:
-      ``None`` or the numbers as a list of floats (an empty list stays empty).
-
-    Raises:
-      ConfigError: naming ``path`` when ``value`` or an entry of it is not a number (booleans,
-        strings and nested lists are not).
-    """
-    if value is None:
-        return None
-    listed = isinstance(value, (list, tuple))
-    items = list(value) if listed else [value]
-    for i, v in enumerate(items):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number)):
-            where = f"{path}[{i}]" if listed else path
-            raise ConfigError(
-                f"{where}={v!r} is not a number; {path} takes a number or a list of numbers"
-            )
-    return [float(v) for v in items]
-
-
-def _resolve_penalty(label: str, p: PenaltyConfig) -> bool:
-    """Set ``p.kind`` from ``p._target_`` where it names a shipped penalty; True for a user's
-    own factory (whose options are checked by building it, :func:`penalty_of`)."""
-    from l1bench import penalties
-
-    path = f"penalty.{label}"
-    shipped = {factory: kind for kind, factory in penalties.PENALTIES.items()}
-    if p._target_ is None:
-        if p.kind is None:
-            raise ConfigError(
-                f"{path} names no penalty: give _target_ (a penalty factory, e.g. "
-                f"l1bench.penalties.l1.make) or kind (one of {', '.join(penalties.PENALTIES)})"
-            )
-        choice(f"{path}.kind", p.kind, tuple(penalties.PENALTIES))
-        return False
-    try:
-        factory = penalties.resolve(p._target_)
-    except ValueError as err:
-        raise ConfigError(f"{path}.{err}") from None
-    if factory not in shipped:
-        if p.kind is not None:
-            raise ConfigError(
-                f"{path}.kind={p.kind!r} is for l1bench's own penalties; {path}._target_ "
-                f"({p._target_}) names the penalty already: remove kind"
-            )
-        return True
-    if p.kind is not None and p.kind != shipped[factory]:
-        choice(f"{path}.kind", p.kind, (shipped[factory],))
-    p.kind = shipped[factory]
-    return False
-
-
-def penalty_of(label: str, p: PenaltyConfig):
-    """The :class:`l1bench.penalties.Penalty` a validated penalty config names."""
-    from l1bench import penalties
-
-    path = f"penalty.{label}"
-    factory = penalties.resolve(p._target_) if p._target_ else penalties.PENALTIES[p.kind]
-    accepted = penalties.options_of(factory)
-    options = dict(p.params)
-    if p.l1_ratio is not None and "l1_ratio" not in accepted:
-        raise ConfigError(f"{path}.l1_ratio is not an option of this penalty; remove it")
-    for name in ("l1_ratio", "dropout_mode"):
-        value = getattr(p, name)
-        if value is not None and name in accepted and name not in options:
-            options[name] = value
-    unknown = sorted(set(options) - set(accepted))
-    if unknown:
-        raise ConfigError(
-            f"{path}.params.{unknown[0]} is not an option of {factory.__module__}."
-            f"{factory.__name__}; it takes {', '.join(accepted) or 'none'}"
-        )
-    try:
-        pen = factory(label, **options)
-    except (TypeError, ValueError) as err:
-        raise ConfigError(f"{path}: {err}") from None
-    if not isinstance(pen, penalties.Penalty):
-        raise ConfigError(
-            f"{path}._target_ returned {type(pen).__name__}, not an l1bench.penalties.Penalty"
-        )
-    return pen
-
-
-def check_penalty(label: str, p: PenaltyConfig) -> None:
-    path = f"penalty.{label}"
-    if _resolve_penalty(label, p):
-        _check_strengths(path, p)
-        penalty_of(label, p)
-        return
-    if p.params:
-        raise ConfigError(
-            f"{path}.params is for penalties from a user's own factory (_target_); "
-            f"kind={p.kind} takes its options as keys of {path}"
-        )
-    if p.kind == "elastic_net":
-        if p.l1_ratio is None or not 0.0 <= p.l1_ratio <= 1.0:
-            raise ConfigError(f"{path}.l1_ratio={p.l1_ratio!r} must be a number in [0, 1]")
-    elif p.l1_ratio is not None:
-        raise ConfigError(
-            f"{path}.l1_ratio is only used by kind=elastic_net (kind={p.kind} fixes it); remove it"
-        )
-    if p.kind == "dropout":
-        choice(f"{path}.dropout_mode", p.dropout_mode, DROPOUT_MODES)
-        if not p.dropout:
-            raise ConfigError(f"{path}.dropout must be a non-empty list of rates in [0, 1)")
-        for rate in p.dropout:
-            if not 0.0 <= rate < 1.0:
-                raise ConfigError(f"{path}.dropout contains {rate!r}; every rate must be in [0, 1)")
-        if p.lam is not None:
-            raise ConfigError(f"{path}.lam is not used by kind=dropout; give rates in dropout")
-        return
-    if p.dropout is not None:
-        raise ConfigError(f"{path}.dropout is only used by kind=dropout; remove it")
-    if p.kind == "none":
-        if p.lam is not None:
-            raise ConfigError(f"{path}.lam is not used by kind=none (no penalty); remove it")
-        return
-    _check_strengths(path, p)
-
-
-def _check_strengths(path: str, p: PenaltyConfig) -> None:
-    if p.dropout is not None:
-        raise ConfigError(f"{path}.dropout is only used by kind=dropout; remove it")
-    if p.lam is not None:
-        if len(p.lam) == 0:
-            raise ConfigError(f"{path}.lam is an empty list; give strengths >= 0 or null")
-        for i, lam in enumerate(p.lam):
-            positive(f"{path}.lam[{i}]", lam, strict=False)
-    else:
-        if isinstance(p.n_lambdas, bool) or not isinstance(p.n_lambdas, (int, np.integer)):
-            raise ConfigError(f"{path}.n_lambdas={p.n_lambdas!r} must be an integer >= 1")
-        if p.n_lambdas < 1:
-            raise ConfigError(f"{path}.n_lambdas={p.n_lambdas} must be >= 1")
-        if not 0.0 < p.lambda_min_ratio <= 1.0:
-            raise ConfigError(f"{path}.lambda_min_ratio={p.lambda_min_ratio!r} must be in (0, 1]")
 
 
 def validate(cfg: DictConfig | Config) -> Config:
@@ -540,3 +403,4 @@ def check_combinations(cfg: Config) -> None:
         reason = pen.supports("regression" if m.name == "linear" else None, solver)
         if reason:
             raise ConfigError(f"penalty.{label}: {reason}")
+    check_loss(cfg)

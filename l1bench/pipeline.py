@@ -15,7 +15,7 @@ import jax
 import numpy as np
 import pandas as pd
 
-from l1bench import cv, metrics, noise, progress, results, robustness, runtime
+from l1bench import cv, losses, metrics, noise, progress, results, robustness, runtime
 from l1bench.config import Config, ConfigError, penalty_of
 from l1bench.data import Dataset, load_dataset
 from l1bench.grid import Grid, Strengths, make_grid, repeat_problems, subgrid
@@ -274,6 +274,7 @@ def _fit(cfg: Config, data: Dataset, grid: Grid, X, y, timings, info=None) -> ba
         solver=cfg.solver,
         timings=timings,
         info=info,
+        loss=losses.resolve(cfg.loss._target_, cfg.loss.params) if cfg.loss._target_ else None,
     )
 
 

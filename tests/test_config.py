@@ -138,6 +138,8 @@ def test_wrong_type_fails_at_composition():
         ("solver=optax solver.optimizer=rmsprop", "solver.optimizer"),
         ("solver=optax solver.learning_rate=-1", "solver.learning_rate"),
         ("penalty.l1.kind=l3", "penalty.l1.kind"),
+        ("loss=logistic", "loss._target_=l1bench.losses.logistic.LOSS is a binary loss"),
+        ("loss._target_=nowhere.LOSS", "loss._target_='nowhere.LOSS' cannot be imported"),
         ("penalty.l1.l1_ratio=0.5", "penalty.l1.l1_ratio"),
         ("solver.algorithm=newton", "solver.algorithm"),
         ("solver.algorithm=gram_ws", "auto, gram, design, working_set"),

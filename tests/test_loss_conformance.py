@@ -120,3 +120,24 @@ def test_losses_trace_under_jit():
         T = loss.encode(jnp.asarray(y), m)
         v = jax.jit(loss.value)(jnp.asarray(_outputs(rng, m, 5)), T)
         assert np.isfinite(float(v))
+
+
+def test_a_loss_other_than_the_tasks_own_needs_the_trainer(tmp_path, monkeypatch):
+    from l1bench.config import ConfigError, validate
+
+    from conftest import compose_config
+
+    (tmp_path / "doubled_loss.py").write_text(
+        "import dataclasses\n"
+        "from l1bench.losses import LOSSES\n"
+        "def make(c=2.0):\n"
+        "    return dataclasses.replace(LOSSES['squared'], name='doubled', curvature=c)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    target = "loss._target_=doubled_loss.make"
+    with pytest.raises(ConfigError, match="fitted by solver=optax only"):
+        validate(compose_config("penalty=l1", target))
+    with pytest.raises(ConfigError, match="params"):
+        validate(compose_config("penalty=l1", "solver=optax", target, "+loss.params.d=1"))
+    cfg = validate(compose_config("penalty=l1", "solver=optax", target))
+    assert cfg.loss._target_ == "doubled_loss.make"

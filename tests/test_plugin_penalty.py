@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -47,6 +48,12 @@ nonneg:
 """
 
 DATASET = ["dataset.params.n_samples=80", "dataset.params.n_features=8", "dataset.params.k=4"]
+
+
+def test_the_guide_shows_this_code():
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "extending.md").read_text()
+    section = guide.split("## A penalty\n", 1)[1].split("\n## ", 1)[0]
+    assert PACKAGE.strip() in section and CONFIG.strip() in section
 
 
 @pytest.mark.integration

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Mapping
 
 from l1bench.losses.base import Loss
 
-__all__ = ["LOSSES", "Loss", "for_task"]
+__all__ = ["LOSSES", "Loss", "for_task", "resolve"]
 
 
 def _discover() -> dict[str, Loss]:
@@ -41,3 +42,32 @@ def for_task(task: str) -> Loss:
             return loss
     tasks = ", ".join(sorted({loss.task for loss in LOSSES.values()}))
     raise ValueError(f"task={task!r} has no loss; choose one of {tasks}")
+
+
+def resolve(target: str, params: Mapping | None = None) -> Loss:
+    """The loss at the dotted path ``target``: a :class:`Loss`, or a factory returning one
+    (called with ``params``).
+
+    Raises:
+      ValueError: naming ``_target_`` or ``params`` when it cannot be imported, is neither, or
+        the factory refuses its params.
+    """
+    module, _, name = target.rpartition(".")
+    try:
+        obj = getattr(importlib.import_module(module), name) if module else None
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"_target_={target!r} cannot be imported: {err}") from err
+    params = dict(params or {})
+    if isinstance(obj, Loss):
+        if params:
+            raise ValueError(f"params: {target} is a Loss, not a factory; it takes no params")
+        return obj
+    if not callable(obj):
+        raise ValueError(f"_target_={target!r} is neither an l1bench.losses.Loss nor a factory")
+    try:
+        loss = obj(**params)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"params: {target}({params}) failed: {err}") from err
+    if not isinstance(loss, Loss):
+        raise ValueError(f"_target_={target!r} returned {type(loss).__name__}, not a Loss")
+    return loss

@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from l1bench.grid import Grid, subgrid
+from l1bench.losses import for_task
 from l1bench.vocab import STATUS
 
 
@@ -118,7 +119,9 @@ def _exact(grid: Grid, X, y, *, task, n_classes, model, solver, timings, info) -
     )
 
 
-def _trained(grid: Grid, X, y, *, task, n_classes, model, solver, timings, info) -> FitOutput:
+def _trained(
+    grid: Grid, X, y, *, task, n_classes, model, solver, timings, info, loss=None
+) -> FitOutput:
     from l1bench.solvers import trainer
 
     info["optax"] = {"algorithm": f"optax {solver.optimizer} training (l1bench.solvers.trainer)"}
@@ -147,6 +150,7 @@ def _trained(grid: Grid, X, y, *, task, n_classes, model, solver, timings, info)
         precision=solver.precision,
         n_classes=n_classes if task == "multiclass" else None,
         timings=timings,
+        loss=loss,
     )
     return FitOutput(
         out.params,
@@ -236,6 +240,7 @@ def fit(
     solver,
     timings: dict | None = None,
     info: dict | None = None,
+    loss=None,
 ) -> FitOutput:
     """Fit every point of ``grid`` on (S, n, p) designs with the backend each penalty needs.
 
@@ -248,8 +253,15 @@ def fit(
       timings: compile/fit seconds are added to it.
       info: if a dict, each backend that ran records under its name which algorithm it used
         (e.g. ``info["convex"]["algorithm"]``, see ``l1bench.solvers.convex.ALGORITHMS``).
+      loss: an :class:`l1bench.losses.Loss` other than the task's own: the optax trainer fits
+        every penalty with it (None: the task's own loss, every backend).
     """
+    native = loss is None or for_task(task) == loss
+    if not native and loss.task != task:
+        raise ValueError(f"loss {loss.name!r} is for task={loss.task}, the data's is {task}")
     exact, trained = routes(grid, model, solver)
+    if not native:
+        exact, trained = [], list(range(len(grid.penalties)))
     for i, pen in enumerate(grid.penalties):
         reason = pen.supports(
             None if model.name == "mlp" else task, "optax" if i in trained else solver.name
@@ -260,13 +272,18 @@ def fit(
     kw = dict(
         task=task, n_classes=n_classes, model=model, solver=solver, timings=timings, info=info
     )
+    trained_kw = dict(kw, loss=None if native else loss)
     if model.name == "mlp" and task == "multiclass" and n_classes is None:
         raise ValueError("multiclass needs n_classes")
     parts = []
     if exact:
         parts.append((np.array(exact), _exact(subgrid(grid, exact), X, y, **kw)))
     if trained:
-        parts.append((np.array(trained), _trained(subgrid(grid, trained), X, y, **kw)))
+        parts.append((np.array(trained), _trained(subgrid(grid, trained), X, y, **trained_kw)))
     out = parts[0][1] if len(parts) == 1 else _concat(parts)
     zero = zero_objective(y, task=task, n_classes=n_classes, fit_intercept=model.fit_intercept)
+    if not native:
+        n_out = n_classes if task == "multiclass" else 1
+        fi = model.fit_intercept
+        zero = np.array([loss.zero_objective(ys, n_out=n_out, fit_intercept=fi) for ys in y])
     return mark_worse_than_zero(out, zero, solver.tol)

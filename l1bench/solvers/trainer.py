@@ -54,7 +54,7 @@ import optax
 from jax import lax
 
 from l1bench import models, runtime
-from l1bench.losses import for_task
+from l1bench.losses import LOSSES, for_task
 from l1bench.penalties import soft_threshold
 from l1bench.solvers import transforms
 from l1bench.solvers.transforms import penalized_optimizer, weight_mask
@@ -160,7 +160,7 @@ def _status(diverged, objective, kkt, tol, objective0, stochastic):
     return jnp.where(bad, _DIVERGED, jnp.where(done, _CONVERGED, _MAX_ITER)).astype(jnp.int32)
 
 
-def intercept0(y, *, task: str, n_out: int, fit_intercept: bool) -> np.ndarray:
+def intercept0(y, *, task: str, n_out: int, fit_intercept: bool, loss=None) -> np.ndarray:
     """The zero model's intercept, where every fit's output bias starts (0 if not fitted).
 
     The best constant: ȳ for regression, the log-odds of the share π of ones for ``binary``,
@@ -172,11 +172,12 @@ def intercept0(y, *, task: str, n_out: int, fit_intercept: bool) -> np.ndarray:
     Args:
       y: (n,) targets or class indices. task: ``regression`` | ``binary`` | ``multiclass``.
       n_out: the output width. fit_intercept: whether the output bias is trained.
+      loss: the :class:`l1bench.losses.Loss` (default: the task's own).
 
     Returns:
       (n_out,) the initial output bias.
     """
-    loss = for_task(task)
+    loss = for_task(task) if loss is None else loss
     return np.asarray(loss.zero_intercept(loss.encode(np.asarray(y), n_out), fit_intercept))
 
 
@@ -191,6 +192,8 @@ BACKTRACKING = "prox_grad"
 GROW, SHRINK = 1.25, 0.5  # the trial step after an accepted / a rejected step
 ETA_MAX = 1e10  # the trial step never grows past this (a stationary start accepts every step)
 DROPOUT_DRAWS = 32  # dropout draws of the full-batch Monte-Carlo objective
+# the loss whose expectation under input dropout has a closed form for linear models
+SQUARED = LOSSES["squared"]
 
 
 class Backtrack(NamedTuple):
@@ -302,7 +305,7 @@ def _reported_objective(loss, penalty, draws, params, X, rate, *, cfg):
     zero = jnp.zeros((), loss.dtype)
     if draws is None:
         return loss + penalty, zero
-    if cfg["task"] == "regression" and not cfg["hidden"]:
+    if cfg["loss"] == SQUARED and not cfg["hidden"]:
         w = params[0]["w"][:, 0]
         var = jnp.mean(X * X, axis=-2)
         odds = rate / (1.0 - rate)
@@ -338,7 +341,7 @@ def _fit_one(key, X, y, b0, lam, l1_ratio, rate, lr, tol, *, cfg):
     k_init, k_drop, k_batch = (jax.random.fold_in(key, STREAMS[s]) for s in TRAIN_STREAMS)
     params0 = _with_bias(models.init(k_init, p, cfg["n_out"], cfg["hidden"], dtype), b0)
     apply = partial(models.apply, activation=cfg["activation"])
-    datafit = for_task(cfg["task"])
+    datafit = cfg["loss"]
     T = datafit.encode(y, cfg["n_out"], dtype)  # (n_out, n)
     loss_of = jax.vmap(datafit.example, in_axes=(0, 1))
 
@@ -444,14 +447,14 @@ def _to_blocks(a, n_blocks, block):
     return jnp.moveaxis(a, -2, 0)
 
 
-def _head_loss_grad(task, Z, T, w):
+def _head_loss_grad(loss, Z, T, w):
     """Loss ``Σ_i w_i ℓ_i`` per fit and its gradient in the output Z (M, n_out, b).
 
     T (n_out, b) the encoded targets (:meth:`l1bench.losses.Loss.encode`); w (b,) the sample
     weights (1/n, 0 on padding).
     """
-    loss, grad = for_task(task).value_and_grad(Z, T)
-    return jnp.sum(w * loss, axis=-1), w * grad
+    value, grad = loss.value_and_grad(Z, T)
+    return jnp.sum(w * value, axis=-1), w * grad
 
 
 def _stacked_loss_grad(params, blocks, drop, *, cfg, with_grad=True):
@@ -524,7 +527,7 @@ def _stacked_loss_grad(params, blocks, drop, *, cfg, with_grad=True):
             if i < len(params) - 1:
                 H, vjp = jax.vjp(act, Z)
                 vjps.append(vjp)
-        loss, G = _head_loss_grad(cfg["task"], Z, T, w)
+        loss, G = _head_loss_grad(cfg["loss"], Z, T, w)
         if not with_grad:
             return loss, ()
         grads = [None] * len(params)
@@ -577,7 +580,7 @@ def _fit_stacked(X, y, b0, lam, l1_ratio, dropout, seeds, lr, tol, *, cfg):
     rate_m = jnp.broadcast_to(dropout[None], (S, P, L)).reshape(M)
 
     n_blocks, block = _blocks(n)
-    T = for_task(cfg["task"]).encode(y, cfg["n_out"], dtype)
+    T = cfg["loss"].encode(y, cfg["n_out"], dtype)
     w = jnp.full((n,), 1.0 / n, dtype)
     blocks = tuple(_to_blocks(a, n_blocks, block) for a in (X.T, X.T, T, w))
     blocks = (blocks[0], jnp.swapaxes(blocks[1], 1, 2), *blocks[2:])
@@ -751,6 +754,7 @@ def train_grid(
     n_classes: int | None = None,
     stacked: bool = True,
     timings: dict | None = None,
+    loss=None,
 ) -> TrainResult:
     """Train every point of a grid of seeds × penalties × strengths in one compiled call.
 
@@ -807,12 +811,17 @@ def train_grid(
         CPU for case E of the speed suite).
         False (or per-seed X, or minibatches) vmaps the per-fit autodiff path instead.
       timings: if a dict, ``compile_s`` (0 when reused) and ``fit_s`` are added to it.
+      loss: the :class:`l1bench.losses.Loss` every fit minimizes (its ``task`` must be
+        ``task``; default: the task's own, :func:`l1bench.losses.for_task`).
 
     Returns:
       A :class:`TrainResult` of numpy arrays with leading axes (S, P, L).
     """
     if task not in TASKS:
         raise ValueError(f"task={task!r}; choose one of {', '.join(TASKS)}")
+    loss = for_task(task) if loss is None else loss
+    if loss.task != task:
+        raise ValueError(f"loss {loss.name!r} is for task={loss.task}, not {task}")
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer={optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
     if lr_schedule not in LR_SCHEDULES:
@@ -856,6 +865,7 @@ def train_grid(
     y_dtype = jnp.int32 if task == "multiclass" else dtype
     cfg = dict(
         task=task,
+        loss=loss,
         n_out=models.n_outputs(task, n_classes),
         hidden=tuple(int(h) for h in hidden),
         activation=activation,
@@ -871,7 +881,7 @@ def train_grid(
     )
     per_problem = y if y.ndim == 2 else [y] * S
     b0 = [
-        intercept0(ys, task=task, n_out=cfg["n_out"], fit_intercept=cfg["fit_intercept"])
+        intercept0(ys, task=task, n_out=cfg["n_out"], fit_intercept=cfg["fit_intercept"], loss=loss)
         for ys in per_problem
     ]
     args = (
