@@ -545,7 +545,7 @@ ANALYSIS = """## How each case runs, and where l1bench falls short (measured)
   notes column says how many): 59 → 42 ms on this case's suite (interleaved, one process,
   medians of 15; ``threads=1`` vs the default). The heavy tail here is Laplace's; for
   Student-t noise ``jax.random.t`` (a gamma variate by a rejection loop per element) took
-  0.27 s for 500 000 numbers, so l1bench samples it itself (``noise.random.standard_t``: the
+  0.27 s for 500 000 numbers, so l1bench samples it itself (``noise.sampling.standard_t``: the
   whole array in one Marsaglia-Tsang draw, only the rejections redrawn): 29 ms, against 17 ms
   for NumPy's ``standard_t``.
 * **Peer tolerances** differ wildly in meaning (celer needed its tol down to 1e-12 on diabetes to
