@@ -18,12 +18,14 @@ Penalties with fewer strengths than the longest are padded by repeating their la
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 
 from l1bench.penalties import L1, Penalty, Strengths
+
+T = TypeVar("T")
 
 __all__ = [
     "Grid",
@@ -31,6 +33,7 @@ __all__ = [
     "gauge_groups",
     "lambda_max",
     "make_grid",
+    "per_gauge",
     "repeat_problems",
     "subgrid",
 ]
@@ -163,3 +166,16 @@ def gauge_groups(grid) -> list[np.ndarray]:
     gauges = [pen.gauge for pen in grid.penalties]
     firsts = list(dict.fromkeys(gauges))
     return [np.flatnonzero([g == first for g in gauges]) for first in firsts]
+
+
+def per_gauge(grid: Grid, solve: Callable[[Grid], T]) -> T:
+    """``solve(grid)`` when every penalty shares one gauge; else ``solve`` of each gauge's
+    subgrid (one compiled call each), the results (NamedTuples of arrays whose axis 1 is the
+    penalty) put back in the grid's penalty order."""
+    groups = gauge_groups(grid)
+    if len(groups) == 1:
+        return solve(grid)
+    parts = [solve(subgrid(grid, idx)) for idx in groups]
+    order = np.argsort(np.concatenate(groups))
+    joined = (np.concatenate(a, axis=1)[:, order] for a in zip(*parts, strict=True))
+    return type(parts[0])(*joined)

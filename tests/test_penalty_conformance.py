@@ -182,3 +182,26 @@ def test_logistic_zero_from_lam_max_and_gap_bounds(kind, task):
     # the KL terms of the logistic gap round to a few ε below 0 at an exact optimum (w = 0)
     assert np.all(loose.gap[penalized] >= -1e-14 * np.abs(tight.objective[penalized]))
     assert np.all(excess <= loose.gap[penalized] + 1e-12 * np.abs(tight.objective[penalized]))
+
+
+def test_penalties_with_different_gauges_in_one_grid():
+    """One grid mixing gauges is one compiled call per gauge, put back in the grid's order (the
+    batch width changes the vectorized code, so equal to rounding, not bit for bit)."""
+    pens = [REGISTERED["l1"], REGISTERED["nonneg_l1 (test)"], REGISTERED["elastic_net"]]
+    X, y = _data(seed=5)
+    st = [Strengths(n_lambdas=4, lambda_min_ratio=0.05)] * 3
+    grid = make_grid(pens, st, X[None], y[None], [0])
+    together = convex.solve(grid, X[None], y[None], tol=1e-10, algorithm="gram")
+    for i, pen in enumerate(pens):
+        alone = make_grid([pen], st[:1], X[None], y[None], [0])
+        single = convex.solve(alone, X[None], y[None], tol=1e-10, algorithm="gram")
+        np.testing.assert_allclose(together.coef[:, i], single.coef[:, 0], rtol=1e-12, atol=1e-14)
+        np.testing.assert_array_equal(together.status[:, i], single.status[:, 0])
+    Xc, yc = _labels(6, 50, 4, 1)
+    kw = dict(task="binary", n_classes=2)
+    grid = make_grid(pens, st, Xc[None], yc[None], [0], **kw)
+    together = logistic.solve(grid, Xc[None], yc[None], n_classes=2, tol=1e-9)
+    for i, pen in enumerate(pens):
+        alone = make_grid([pen], st[:1], Xc[None], yc[None], [0], **kw)
+        single = logistic.solve(alone, Xc[None], yc[None], n_classes=2, tol=1e-9)
+        np.testing.assert_allclose(together.coef[:, i], single.coef[:, 0], rtol=1e-12, atol=1e-14)

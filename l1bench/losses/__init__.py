@@ -19,6 +19,7 @@ import importlib
 import pkgutil
 from collections.abc import Mapping
 
+from l1bench import targets
 from l1bench.losses.base import Loss
 
 __all__ = ["LOSSES", "Loss", "for_task", "resolve"]
@@ -52,11 +53,7 @@ def resolve(target: str, params: Mapping | None = None) -> Loss:
       ValueError: naming ``_target_`` or ``params`` when it cannot be imported, is neither, or
         the factory refuses its params.
     """
-    module, _, name = target.rpartition(".")
-    try:
-        obj = getattr(importlib.import_module(module), name) if module else None
-    except (ImportError, AttributeError) as err:
-        raise ValueError(f"_target_={target!r} cannot be imported: {err}") from err
+    obj = targets.load(target)
     params = dict(params or {})
     if isinstance(obj, Loss):
         if params:

@@ -23,6 +23,7 @@ import inspect
 import pkgutil
 from collections.abc import Callable
 
+from l1bench import targets
 from l1bench.penalties.base import (
     L1,
     RIDGE_PATH_L1_RATIO,
@@ -70,11 +71,7 @@ def resolve(target: str) -> Callable[..., Penalty]:
     Raises:
       ValueError: it cannot be imported, or is not callable.
     """
-    module, _, name = target.rpartition(".")
-    try:
-        factory = getattr(importlib.import_module(module), name) if module else None
-    except (ImportError, AttributeError) as err:
-        raise ValueError(f"_target_={target!r} cannot be imported: {err}") from err
+    factory = targets.load(target)
     if not callable(factory):
         raise ValueError(f"_target_={target!r} is not a callable penalty factory")
     return factory

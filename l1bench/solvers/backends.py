@@ -281,9 +281,10 @@ def fit(
     if trained:
         parts.append((np.array(trained), _trained(subgrid(grid, trained), X, y, **trained_kw)))
     out = parts[0][1] if len(parts) == 1 else _concat(parts)
-    zero = zero_objective(y, task=task, n_classes=n_classes, fit_intercept=model.fit_intercept)
-    if not native:
+    fi = model.fit_intercept
+    if native:
+        zero = zero_objective(y, task=task, n_classes=n_classes, fit_intercept=fi)
+    else:
         n_out = n_classes if task == "multiclass" else 1
-        fi = model.fit_intercept
         zero = np.array([loss.zero_objective(ys, n_out=n_out, fit_intercept=fi) for ys in y])
     return mark_worse_than_zero(out, zero, solver.tol)

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from l1bench import runtime
-from l1bench.grid import gauge_groups, subgrid
+from l1bench.grid import gauge_groups, per_gauge
 from l1bench.solvers import workingset
 from l1bench.solvers.fista import certified_float64, certify_grid, fit_grid
 from l1bench.solvers.gaps import PATIENCE, ConvexResult
@@ -151,14 +151,10 @@ def solve(
     Penalties with different gauges (:class:`l1bench.penalties.Gauge`) are fitted in separate
     compiled calls, one per gauge, and put back in the grid's order.
     """
-    groups = gauge_groups(grid)
-    if len(groups) > 1:
+    if len(gauge_groups(grid)) > 1:
         kw = dict(fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, check_every=check_every)
-        kw.update(precision=precision, algorithm=algorithm, timings=timings)
-        parts = [solve(subgrid(grid, idx), X, y, info=info, **kw) for idx in groups]
-        order = np.argsort(np.concatenate(groups))
-        joined = (np.concatenate(a, axis=1)[:, order] for a in zip(*parts, strict=True))
-        return ConvexResult(*joined)
+        kw.update(precision=precision, algorithm=algorithm, timings=timings, info=info)
+        return per_gauge(grid, lambda part: solve(part, X, y, **kw))
     gauge = grid.penalties[0].gauge
     for pen in grid.penalties:
         reason = pen.supports("regression", "convex")

@@ -76,7 +76,7 @@ from jax import lax
 from jax.scipy.special import xlogy
 
 from l1bench import runtime
-from l1bench.grid import gauge_groups, subgrid
+from l1bench.grid import gauge_groups, per_gauge
 from l1bench.grid import lambda_max as grid_lambda_max
 from l1bench.penalties import L1
 from l1bench.solvers import gaps
@@ -403,14 +403,10 @@ def solve(
     (0 when reused) and ``fit_s`` are added. Marginalized dropout has no exact logistic form and is
     refused. Penalties with different gauges are fitted in separate compiled calls.
     """
-    groups = gauge_groups(grid)
-    if len(groups) > 1:
+    if len(gauge_groups(grid)) > 1:
         kw = dict(n_classes=n_classes, fit_intercept=fit_intercept, tol=tol, max_iter=max_iter)
         kw.update(check_every=check_every, precision=precision, timings=timings)
-        parts = [solve(subgrid(grid, idx), X, y, **kw) for idx in groups]
-        order = np.argsort(np.concatenate(groups))
-        joined = (np.concatenate(a, axis=1)[:, order] for a in zip(*parts, strict=True))
-        return LogisticResult(*joined)
+        return per_gauge(grid, lambda part: solve(part, X, y, **kw))
     if precision not in ("float64", "float32"):
         raise ValueError(f"precision must be float64 or float32, got {precision!r}")
     if int(n_classes) != n_classes or n_classes < 2:
