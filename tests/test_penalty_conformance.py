@@ -6,6 +6,8 @@ against a numerical minimization, λ_max against fits on either side of it, the 
 against the objective of a much tighter fit.
 """
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -205,3 +207,33 @@ def test_penalties_with_different_gauges_in_one_grid():
         alone = make_grid([pen], st[:1], Xc[None], yc[None], [0], **kw)
         single = logistic.solve(alone, Xc[None], yc[None], n_classes=2, tol=1e-9)
         np.testing.assert_allclose(together.coef[:, i], single.coef[:, 0], rtol=1e-12, atol=1e-14)
+
+
+def test_a_user_penalty_factory_is_checked_at_start_up(tmp_path, monkeypatch):
+    from l1bench.config import ConfigError, validate
+
+    from conftest import compose_config
+
+    (tmp_path / "user_penalties.py").write_text(
+        "from l1bench.penalties import Penalty\n"
+        "def scaled(label, c=1.0):\n"
+        "    if c <= 0:\n"
+        "        raise ValueError(f'c={c} must be > 0')\n"
+        "    return Penalty(label, 'scaled_l1')\n"
+        "def broken(label):\n"
+        "    return 'not a penalty'\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    base = ("penalty=l1", "penalty.l1.kind=null")
+    cases = [
+        ("penalty.l1._target_=user_penalties.broken", "not an l1bench.penalties.Penalty"),
+        ("+penalty.l1.params.d=1", "penalty.l1.params.d is not an option"),
+        ("+penalty.l1.params.c=-1", "c=-1 must be > 0"),
+        ("penalty.l1.l1_ratio=0.5", "penalty.l1.l1_ratio is not an option of this penalty"),
+    ]
+    for override, message in cases:
+        target = [] if "_target_" in override else ["penalty.l1._target_=user_penalties.scaled"]
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            validate(compose_config(*base, *target, override))
+    cfg = validate(compose_config(*base, "penalty.l1._target_=user_penalties.scaled"))
+    assert cfg.penalty["l1"]._target_ == "user_penalties.scaled"
